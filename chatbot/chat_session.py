@@ -1,0 +1,101 @@
+"""Streamlit glue: one browser session's chat, kept in ``st.session_state``.
+
+The session holds the dialogs on screen and the conversation memory, a list of LangChain
+messages. (langchain-community's ``StreamlitChatMessageHistory`` held the same list, but its
+base class ``BaseChatMessageHistory`` is deprecated since langchain-core 1.6.4.)
+The user's recent dialogs are read from the store once, on the session's first run, never
+per turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+from langchain_core.messages import BaseMessage
+
+from chatbot.errors import error_code
+from chatbot.memory import replayed_messages
+from chatbot.store import Dialog, DialogStore
+
+log = logging.getLogger(__name__)
+
+class ChatSession:
+    """The chat of the signed-in (or locally named) user in this browser session."""
+
+    def __init__(self, user_id: str) -> None:
+        state = st.session_state
+        if state.get("chat_user") != user_id:
+            # Another user in the same browser tab: nothing of the previous one may remain.
+            state.chat_user = user_id
+            state.chat_dialogs = []
+            state.chat_notices = {}
+            state.chat_session_id = str(uuid.uuid4())
+            state.chat_replayed = None
+            state.chat_memory = []
+        self.user_id = user_id
+
+    @property
+    def memory(self) -> list[BaseMessage]:
+        """Every conversational exchange of the session; the window is cut from it per turn."""
+        return st.session_state.chat_memory
+
+    @property
+    def dialogs(self) -> list[Dialog]:
+        return st.session_state.chat_dialogs
+
+    @property
+    def session_id(self) -> str:
+        return st.session_state.chat_session_id
+
+    @property
+    def notices(self) -> dict[str, str]:
+        """Messages shown under an answer of this session (errors, stop), by request id."""
+        return st.session_state.chat_notices
+
+    @property
+    def replayed(self) -> int | None:
+        """How many dialogs the first run replayed; None if it has not run or failed."""
+        return st.session_state.chat_replayed
+
+    def replay(self, store: DialogStore, days: int) -> bool:
+        """Load recent dialogs once per session; False if the store could not be read."""
+        if st.session_state.chat_replayed is not None:
+            return True
+        since = datetime.now(UTC) - timedelta(days=days)
+        try:
+            started = store.chat_start(self.user_id)
+            if started is not None:
+                since = max(since, started)
+            dialogs = store.user_dialogs(self.user_id, since) if days else []
+        except Exception as error:  # the chat still works without its past
+            log.warning("replaying history failed: %s", error_code(error))
+            st.session_state.chat_replayed = 0
+            return False
+        self.dialogs[:0] = dialogs
+        self.memory[:0] = replayed_messages(dialogs)
+        st.session_state.chat_replayed = len(dialogs)
+        return True
+
+    def add(self, dialog: Dialog, notice: str | None = None) -> None:
+        self.dialogs.append(dialog)
+        if notice:
+            self.notices[dialog.request_id] = notice
+
+    def new_chat(self, store: DialogStore) -> bool:
+        """Clear the screen and the memory, and remember it so a reload does not undo it.
+
+        Returns False if the store could not record the new start.
+        """
+        self.dialogs.clear()
+        self.notices.clear()
+        self.memory.clear()
+        st.session_state.chat_session_id = str(uuid.uuid4())
+        try:
+            store.set_chat_start(self.user_id, datetime.now(UTC))
+        except Exception as error:
+            log.warning("recording a new chat failed: %s", error_code(error))
+            return False
+        return True

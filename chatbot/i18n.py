@@ -1,0 +1,173 @@
+"""Every user-facing text, in Korean and English."""
+
+from __future__ import annotations
+
+from chatbot.language import is_korean
+
+KO, EN = "ko", "en"
+
+_TEXTS: dict[str, tuple[str, str]] = {
+    "app_title": ("서연 · Bedrock 챗봇", "Seoyeon · Bedrock chatbot"),
+    "chat_page": ("채팅", "Chat"),
+    "mode": ("모드", "Mode"),
+    "model": ("모델", "Model"),
+    "new_chat": ("새 대화", "New chat"),
+    "new_chat_help": (
+        "화면과 대화 기억을 비웁니다. 저장된 기록은 지워지지 않습니다.",
+        "Clears the screen and the conversation memory. Stored history is kept.",
+    ),
+    "memory_caption": (
+        "대화 기억: 최근 {k}회의 대화 ({used}회 사용 중)",
+        "Memory: the last {k} exchanges ({used} in use)",
+    ),
+    "mode_no_memory": (
+        "이 모드는 대화 기억을 쓰지 않고, 대화 기억에 남지도 않습니다.",
+        "This mode neither reads nor feeds the conversation memory.",
+    ),
+    "input_placeholder": (
+        "메시지를 입력하거나 파일(PDF, TXT, CSV, DOCX)을 첨부하세요",
+        "Type a message or attach a file (PDF, TXT, CSV, DOCX)",
+    ),
+    "typing": ("서연이 답변을 작성하고 있어요…", "Seoyeon is typing…"),
+    "replayed": (
+        "최근 {days}일 동안의 대화 {count}건을 불러왔습니다.",
+        "Replayed {count} dialogs from the last {days} days.",
+    ),
+    "usage": (
+        "입력 {input} · 출력 {output} 토큰 · 첫 토큰 {ttft} ms · 전체 {latency} ms",
+        "{input} in · {output} out tokens · first token {ttft} ms · total {latency} ms",
+    ),
+    "stopped": ("답변을 중단했습니다.", "You stopped the answer."),
+    "retry": ("다시 시도", "Retry"),
+    "save_failed": (
+        "이 대화를 기록에 저장하지 못했습니다. 화면의 답변은 그대로 남아 있습니다.",
+        "This dialog could not be saved to history. The answer above stays on screen.",
+    ),
+    "history_unavailable": (
+        "저장된 대화를 불러오지 못했습니다. 빈 대화로 시작합니다.",
+        "Stored dialogs could not be loaded. Starting with an empty chat.",
+    ),
+    "input_too_long": (
+        "입력이 너무 깁니다 ({length:,}자). 한 번에 {limit:,}자까지 보낼 수 있습니다.",
+        "The input is too long ({length:,} characters); the limit is {limit:,}.",
+    ),
+    "local_banner": (
+        "로컬 모드: 로그인이 없습니다. 이 페이지를 열 수 있는 사람은 누구나 아무 사용자 ID를 "
+        "입력해 그 사람의 대화를 볼 수 있습니다. 혼자 쓰는 컴퓨터에서만 사용하세요.",
+        "Local mode: there is no sign-in. Anyone who can open this page can type any user id "
+        "and see that user's dialogs. Use it only on your own machine.",
+    ),
+    "user_id": ("사용자 ID", "User id"),
+    "user_id_help": (
+        "영문, 숫자, 한글, . _ @ - 로 1~64자",
+        "1-64 characters: letters, digits, Hangul, . _ @ -",
+    ),
+    "user_id_prompt": (
+        "시작하려면 사이드바에 사용자 ID를 입력하세요.",
+        "Enter a user id in the sidebar to start.",
+    ),
+    "user_id_invalid": (
+        "사용자 ID는 영문, 숫자, 한글, . _ @ - 로 된 1~64자여야 합니다.",
+        "A user id is 1-64 characters of letters, digits, Hangul, . _ @ -.",
+    ),
+    "cloud_sqlite_warning": (
+        "Streamlit Community Cloud에서 SQLite에 기록하고 있습니다. 앱이 재시작되면 기록이 "
+        "사라집니다. 보존하려면 CHAT_HISTORY_TABLE에 DynamoDB 테이블을 설정하세요.",
+        "Running on Streamlit Community Cloud with SQLite: history is lost when the app "
+        "restarts. Set CHAT_HISTORY_TABLE to a DynamoDB table to keep it.",
+    ),
+    "config_error": ("설정 오류: {detail}", "Configuration error: {detail}"),
+    "summarizing": ("파일 요약: {name}", "Summary of the file: {name}"),
+    "document_truncated": (
+        "파일이 길어 앞부분 {chars:,}자만 요약했습니다.",
+        "The file is long: only its first {chars:,} characters were summarised.",
+    ),
+    "document_unsupported": (
+        "지원하지 않는 파일 형식입니다. PDF, TXT, MD, CSV, DOCX 파일을 올려 주세요.",
+        "This file type is not supported. Upload a PDF, TXT, MD, CSV or DOCX file.",
+    ),
+    "document_too_large": (
+        "파일이 너무 큽니다. {limit_mb}MB 이하의 파일을 올려 주세요.",
+        "The file is too large. Upload a file of at most {limit_mb} MB.",
+    ),
+    "document_empty": (
+        "파일에서 글자를 찾지 못했습니다. 스캔한 PDF라면 텍스트가 있는 파일로 올려 주세요.",
+        "No text was found in the file. If it is a scanned PDF, upload one with text.",
+    ),
+    "document_unreadable": (
+        "파일을 읽을 수 없습니다. 손상되었거나 형식이 맞지 않습니다.",
+        "The file cannot be read: it is damaged or not what its extension says.",
+    ),
+    # One per chatbot.errors.Problem.
+    "no_credentials": (
+        "AWS 자격 증명을 찾지 못했습니다. `aws configure`나 AWS_PROFILE로 설정하거나, "
+        "Community Cloud라면 앱의 secrets에 AWS_ACCESS_KEY_ID와 AWS_SECRET_ACCESS_KEY를 넣어 "
+        "주세요.",
+        "No AWS credentials were found. Set them with `aws configure` or AWS_PROFILE, or on "
+        "Community Cloud put AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the app's secrets.",
+    ),
+    "expired_credentials": (
+        "AWS 자격 증명이 만료되었거나 올바르지 않습니다({code}). 자격 증명을 새로 받은 뒤"
+        "(예: `aws sso login`) 다시 시도해 주세요.",
+        "The AWS credentials are expired or invalid ({code}). Refresh them (for example "
+        "`aws sso login`) and try again.",
+    ),
+    "no_region": (
+        "AWS 리전이 설정되지 않았습니다. BEDROCK_REGION 또는 AWS_REGION을 설정해 주세요.",
+        "No AWS region is set. Set BEDROCK_REGION or AWS_REGION.",
+    ),
+    "access_denied": (
+        "모델 {model}을(를) 호출할 권한이 없습니다. Bedrock 콘솔에서 이 모델의 액세스를 "
+        "활성화했는지, IAM 정책이 bedrock:InvokeModelWithResponseStream을 허용하는지 확인해 "
+        "주세요.",
+        "You are not allowed to call {model}. Check that model access is enabled in the "
+        "Bedrock console and that your IAM policy allows bedrock:InvokeModelWithResponseStream.",
+    ),
+    "model_not_found": (
+        "모델 {model}을(를) 이 리전에서 찾을 수 없습니다. 모델 ID와 BEDROCK_REGION을 확인해 "
+        "주세요.",
+        "Model {model} was not found in this region. Check the model id and BEDROCK_REGION.",
+    ),
+    "model_invalid": (
+        "Bedrock이 요청을 거부했습니다({code}). 모델 {model}이(가) 이 리전에서 지원되는지, "
+        "추론 프로필 ID(예: global. 또는 us. 로 시작)가 필요한지 확인해 주세요.",
+        "Bedrock rejected the request ({code}). Check that {model} is offered in this region "
+        "and whether it needs an inference profile id (starting with global. or us.).",
+    ),
+    "throttled": (
+        "요청이 많아 Bedrock이 잠시 호출을 제한했습니다. 잠시 후 다시 시도해 주세요.",
+        "Bedrock is throttling requests right now. Please try again in a moment.",
+    ),
+    "unavailable": (
+        "Bedrock이 일시적으로 응답하지 못했습니다({code}). 잠시 후 다시 시도해 주세요.",
+        "Bedrock could not answer right now ({code}). Please try again in a moment.",
+    ),
+    "unreachable": (
+        "Bedrock에 연결할 수 없습니다. 네트워크와 리전 설정을 확인해 주세요.",
+        "Bedrock cannot be reached. Check the network and the region.",
+    ),
+    "stream_failed": (
+        "답변을 받는 도중 연결이 끊겼습니다. 받은 부분까지만 표시했습니다.",
+        "The connection broke while the answer was streaming; what arrived is shown.",
+    ),
+    "unexpected": (
+        "예상하지 못한 오류가 발생했습니다({code}). 잠시 후 다시 시도해 주세요.",
+        "Something unexpected went wrong ({code}). Please try again in a moment.",
+    ),
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The text ``key`` in ``lang`` ("ko" or "en"), with ``values`` filled in."""
+    ko, en = _TEXTS[key]
+    return (ko if lang == KO else en).format(**values)
+
+
+def ui_language(locale: str | None) -> str:
+    """Korean for a Korean browser, English otherwise."""
+    return KO if (locale or "").lower().startswith("ko") else EN
+
+
+def language_of(text: str, fallback: str) -> str:
+    """The language to answer a user's input in: Korean if it has Hangul."""
+    return KO if is_korean(text) else fallback

@@ -1,0 +1,59 @@
+"""Streamlit glue: settings from ``st.secrets``, and the long-lived clients, built once.
+
+``st.cache_resource`` shares one store and one Bedrock client across all sessions of the
+server process; a failed build raises and is not cached, so the next run tries again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from langchain_aws import ChatBedrockConverse
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from chatbot import llm
+from chatbot.config import Settings
+from chatbot.i18n import ui_language
+from chatbot.store import DialogStore, open_store
+
+
+def secrets() -> Mapping[str, Any]:
+    """``st.secrets`` as a mapping; empty when the app has no secrets file."""
+    try:
+        return st.secrets.to_dict()
+    except (StreamlitSecretNotFoundError, FileNotFoundError):
+        return {}
+
+
+def settings() -> Settings:
+    """Read on every run, so an edited secrets file takes effect without a restart."""
+    return Settings.load(os.environ, secrets())
+
+
+def language() -> str:
+    """The UI language, from the browser's locale."""
+    return ui_language(st.context.locale)
+
+
+@st.cache_resource(show_spinner=False)
+def dialog_store(settings: Settings) -> DialogStore:
+    return open_store(settings)
+
+
+@st.cache_resource(show_spinner=False)
+def _bedrock_runtime(region: str | None) -> Any:
+    return llm.bedrock_runtime_client(region)
+
+
+@st.cache_resource(show_spinner=False)
+def chat_model(region: str | None, model_id: str) -> ChatBedrockConverse:
+    return llm.chat_model(_bedrock_runtime(region), model_id)
+
+
+def on_community_cloud() -> bool:
+    """Community Cloud checks apps out under /mount/src; its disk is not kept."""
+    return Path.cwd().is_relative_to("/mount/src")

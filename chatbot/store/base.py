@@ -1,0 +1,110 @@
+"""The dialog record and the protocol every store backend implements."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cached_property
+from typing import Protocol
+
+
+class Status(StrEnum):
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"  # the stream failed after part of the answer arrived
+    ERROR = "error"  # no answer at all
+    STOPPED = "stopped"  # the user pressed stop
+
+
+class DialogType(StrEnum):
+    TEXT = "text"
+    DOCUMENT = "document"
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def format_request_time(at: datetime, request_id: str) -> str:
+    """The sort key: UTC ISO 8601 with milliseconds, then part of the request id.
+
+    The suffix makes two turns of one user in the same millisecond two keys, where the
+    original's one-second key let the second overwrite the first.
+    """
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    return f"{stamp}Z#{request_id[:8]}"
+
+
+def parse_request_time(value: str) -> datetime:
+    """The UTC time of a sort key, also of the original's ``YYYY-MM-DD HH:MM:SS`` keys."""
+    stamp = value.split("#", 1)[0].rstrip("Z").replace(" ", "T")
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+
+
+def key_bound(at: datetime) -> str:
+    """A lower key bound that sorts before every key of ``at``'s day in either format.
+
+    Keys of the original system (``2023-12-05 18:26:00``) and of this app
+    (``2023-12-05T18:26:00.000Z#...``) differ after the date, so a range starts at the
+    day and the exact time is filtered on the parsed value.
+    """
+    return at.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Dialog:
+    """One question and its answer: one DynamoDB item or one SQLite row."""
+
+    user_id: str
+    request_time: str
+    request_id: str
+    type: str
+    body: str
+    msg: str
+    mode: str | None = None
+    model_id: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    ttft_ms: int | None = None
+    latency_ms: int | None = None
+    status: str = Status.COMPLETE
+    feedback: str | None = None
+    session_id: str | None = None
+
+    @cached_property
+    def created(self) -> datetime:
+        return parse_request_time(self.request_time)
+
+    @property
+    def day(self) -> str:
+        """The UTC day, the partition of the by-day index."""
+        return self.created.strftime("%Y-%m-%d")
+
+
+FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Dialog))
+
+
+class StoreError(Exception):
+    """The store could not be read or written; ``__cause__`` holds the backend's error."""
+
+
+class DialogStore(Protocol):
+    """Where dialogs live. Reads return dialogs in ``request_time`` order, never truncated."""
+
+    def put(self, dialog: Dialog) -> None:
+        """Write a dialog; writing the same dialog again is harmless."""
+
+    def user_dialogs(
+        self, user_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Dialog]:
+        """One user's dialogs with ``since <= time < until``."""
+
+    def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
+        """Record the user's rating of one answer."""
+
+    def set_chat_start(self, user_id: str, at: datetime) -> None:
+        """Remember that the user started a new chat at ``at``: replay begins there."""
+
+    def chat_start(self, user_id: str) -> datetime | None:
+        """When the user last started a new chat, if ever."""

@@ -1,0 +1,110 @@
+"""The embedded store: one SQLite file in WAL mode, the default when no table is configured."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chatbot.store.base import FIELDS, Dialog, StoreError, key_bound
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dialogs (
+    user_id TEXT NOT NULL,
+    request_time TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    msg TEXT NOT NULL,
+    mode TEXT,
+    model_id TEXT,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    ttft_ms INTEGER,
+    latency_ms INTEGER,
+    status TEXT NOT NULL,
+    feedback TEXT,
+    session_id TEXT,
+    day TEXT NOT NULL,
+    PRIMARY KEY (user_id, request_time)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dialogs_by_day ON dialogs (day, request_time);
+CREATE TABLE IF NOT EXISTS chat_starts (
+    user_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+_COLUMNS = ", ".join(FIELDS)
+_UPSERT = (
+    f"INSERT INTO dialogs ({_COLUMNS}, day) VALUES ({', '.join('?' * (len(FIELDS) + 1))}) "
+    "ON CONFLICT (user_id, request_time) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in FIELDS[2:])
+)
+
+
+class SqliteStore:
+    """Dialogs in a SQLite file; a connection per thread, since Streamlit runs each session's
+    script in its own thread and WAL lets readers and the writer proceed together."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        with self._connection() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = getattr(self._local, "db", None)
+            if db is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=10)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                self._local.db = db
+            with db:  # one transaction: committed on success, rolled back on error
+                yield db
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"SQLite store {self.path}: {error}") from error
+
+    def put(self, dialog: Dialog) -> None:
+        row = [getattr(dialog, name) for name in FIELDS]
+        with self._connection() as db:
+            db.execute(_UPSERT, [*row, dialog.day])
+
+    def user_dialogs(
+        self, user_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Dialog]:
+        with self._connection() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM dialogs WHERE user_id = ? AND request_time >= ? "
+                "ORDER BY request_time",
+                (user_id, key_bound(since)),
+            ).fetchall()
+        dialogs = (Dialog(*row) for row in rows)
+        return [d for d in dialogs if d.created >= since and (until is None or d.created < until)]
+
+    def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
+        with self._connection() as db:
+            db.execute(
+                "UPDATE dialogs SET feedback = ? WHERE user_id = ? AND request_time = ?",
+                (feedback, user_id, request_time),
+            )
+
+    def set_chat_start(self, user_id: str, at: datetime) -> None:
+        with self._connection() as db:
+            db.execute(
+                "INSERT INTO chat_starts (user_id, started_at) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET started_at = excluded.started_at",
+                (user_id, at.astimezone(UTC).isoformat()),
+            )
+
+    def chat_start(self, user_id: str) -> datetime | None:
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT started_at FROM chat_starts WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None

@@ -1,0 +1,215 @@
+"""The chat page: sidebar, replay, input, and the streamed answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import streamlit as st
+from langchain_core.language_models import BaseChatModel
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from chatbot import auth, resources
+from chatbot.chat_session import ChatSession
+from chatbot.config import ConfigError
+from chatbot.conversation import Turn, chat_turn, document_turn
+from chatbot.documents import MAX_FILE_BYTES, SUPPORTED_EXTENSIONS, DocumentError, extract_text
+from chatbot.errors import classify, error_code
+from chatbot.i18n import language_of, t
+from chatbot.inputs import clean_question
+from chatbot.modes import DEFAULT_MODE, MODES
+from chatbot.store import Dialog, DialogType, Status, StoreError
+
+lang = resources.language()
+try:
+    settings = resources.settings()
+    store = resources.dialog_store(settings)
+except (ConfigError, StoreError) as error:
+    st.error(t("config_error", lang, detail=error))
+    st.stop()
+user_id = auth.local_user(lang)
+if user_id is None:
+    st.stop()
+
+chat = ChatSession(user_id)
+if not chat.replay(store, settings.chat_history_days):
+    st.warning(t("history_unavailable", lang))
+if resources.on_community_cloud() and not settings.chat_history_table:
+    st.warning(t("cloud_sqlite_warning", lang))
+
+with st.sidebar:
+    mode_id = st.selectbox(
+        t("mode", lang), list(MODES), format_func=lambda m: MODES[m].label(lang), key="mode"
+    )
+    model_id = st.selectbox(t("model", lang), settings.model_choices, key="model_id")
+    mode = MODES[mode_id]
+    if mode.uses_history:
+        exchanges = len(chat.memory) // 2
+        st.caption(t("memory_caption", lang, k=settings.chat_window_k, used=exchanges))
+    else:
+        st.caption(t("mode_no_memory", lang))
+    if st.button(t("new_chat", lang), help=t("new_chat_help", lang), icon="🧹"):
+        if not chat.new_chat(store):
+            st.toast(t("history_unavailable", lang))
+        st.rerun()
+
+if chat.replayed:
+    st.caption(t("replayed", lang, days=settings.chat_history_days, count=chat.replayed))
+
+
+def _save_feedback(dialog: Dialog) -> None:
+    choice = st.session_state[f"feedback-{dialog.request_id}"]
+    value = None if choice is None else ("up" if choice else "down")
+    try:
+        store.set_feedback(dialog.user_id, dialog.request_time, value)
+    except Exception:
+        st.toast(t("save_failed", lang))
+
+
+def _retry(question: str, mode_id: str) -> None:
+    st.session_state.pending_question = (question, mode_id)
+
+
+def show_dialog(dialog: Dialog, last: bool) -> None:
+    with st.chat_message("user"):
+        st.markdown(f"📎 {dialog.body}" if dialog.type == DialogType.DOCUMENT else dialog.body)
+    with st.chat_message("assistant"):
+        if dialog.msg:
+            st.markdown(dialog.msg)
+        notice = chat.notices.get(dialog.request_id)
+        if dialog.status == Status.STOPPED:
+            st.caption(notice or t("stopped", lang))
+        elif dialog.status != Status.COMPLETE:
+            st.error(notice or t("unexpected", lang, code=dialog.status), icon="⚠️")
+            if last and dialog.type == DialogType.TEXT:
+                st.button(
+                    t("retry", lang),
+                    key=f"retry-{dialog.request_id}",
+                    icon="🔁",
+                    on_click=_retry,
+                    args=(dialog.body, dialog.mode or DEFAULT_MODE),
+                )
+        if dialog.output_tokens is not None:
+            st.caption(
+                t(
+                    "usage",
+                    lang,
+                    input=dialog.input_tokens,
+                    output=dialog.output_tokens,
+                    ttft=dialog.ttft_ms,
+                    latency=dialog.latency_ms,
+                )
+            )
+        if dialog.status == Status.COMPLETE:
+            key = f"feedback-{dialog.request_id}"
+            default = {"up": 1, "down": 0}.get(dialog.feedback or "")
+            st.feedback(
+                "thumbs", key=key, default=default, on_change=_save_feedback, args=(dialog,)
+            )
+
+
+def _after_typing(pieces: Iterable[str], typing: DeltaGenerator) -> Iterator[str]:
+    """Pass ``pieces`` through, removing the typing indicator when the first one arrives."""
+    for piece in pieces:
+        typing.empty()
+        yield piece
+    typing.empty()
+
+
+def run_turn(turn: Turn, shown_question: str) -> None:
+    with st.chat_message("user"):
+        st.markdown(shown_question)
+    with st.chat_message("assistant"):
+        typing = st.empty()
+        typing.caption(t("typing", lang))
+        try:
+            st.write_stream(_after_typing(turn.stream(), typing))
+        finally:
+            # Reached on a stop too: the partial answer is saved before anything else runs.
+            dialog = turn.finish(store, chat.memory)
+            chat.add(dialog, _notice(turn, dialog))
+
+
+def _notice(turn: Turn, dialog: Dialog) -> str | None:
+    """What to say under the answer: the error, the stop, an unsaved dialog."""
+    turn_lang = language_of(turn.question, lang)
+    notices = []
+    if turn.error is not None:
+        problem = classify(turn.error)
+        notices.append(t(problem, turn_lang, code=error_code(turn.error), model=turn.model_id))
+    elif dialog.status == Status.STOPPED:
+        notices.append(t("stopped", turn_lang))
+    if turn.save_error is not None:
+        notices.append(t("save_failed", turn_lang))
+    return "\n\n".join(notices) or None
+
+
+def model() -> BaseChatModel:
+    return resources.chat_model(settings.bedrock_region, model_id)
+
+
+def summary_turn(upload: UploadedFile) -> Turn | None:
+    try:
+        extracted = extract_text(upload.name, upload.getvalue())
+    except DocumentError as error:
+        st.error(t(f"document_{error.kind}", lang, limit_mb=MAX_FILE_BYTES // 2**20), icon="📎")
+        return None
+    if extracted.truncated:
+        st.info(t("document_truncated", lang, chars=len(extracted.text)))
+    return document_turn(
+        model=model,
+        model_id=model_id,
+        file_name=upload.name,
+        text=extracted.text,
+        user_id=user_id,
+        session_id=chat.session_id,
+    )
+
+
+for index, dialog in enumerate(chat.dialogs):
+    show_dialog(dialog, last=index == len(chat.dialogs) - 1)
+
+submitted = st.chat_input(
+    t("input_placeholder", lang),
+    accept_file=True,
+    file_type=list(SUPPORTED_EXTENSIONS),
+    max_upload_size=MAX_FILE_BYTES // 2**20,
+    submit_mode="stop",
+)
+question, files, turn_mode = "", [], mode
+if submitted is not None:
+    question, files = clean_question(submitted.text or ""), list(submitted.files)
+elif pending := st.session_state.pop("pending_question", None):
+    question, turn_mode = pending[0], MODES.get(pending[1], mode)
+
+turns = [turn for upload in files if (turn := summary_turn(upload))]
+if len(question) > settings.chat_max_input_chars:
+    # Checked here rather than with chat_input's max_chars, which would cut a pasted text
+    # silently. Refused before any model call, and shown back so nothing typed is lost.
+    question_lang = language_of(question, lang)
+    st.error(
+        t(
+            "input_too_long",
+            question_lang,
+            length=len(question),
+            limit=settings.chat_max_input_chars,
+        )
+    )
+    st.code(question, language=None, wrap_lines=True)
+elif question:
+    turns.append(
+        chat_turn(
+            model=model,
+            model_id=model_id,
+            mode=turn_mode,
+            question=question,
+            memory=chat.memory,
+            window_k=settings.chat_window_k,
+            user_id=user_id,
+            session_id=chat.session_id,
+        )
+    )
+for turn in turns:
+    run_turn(turn, f"📎 {turn.question}" if turn.kind == DialogType.DOCUMENT else turn.question)
+if turns:
+    st.rerun()  # show the new dialogs the way every stored one is shown, with feedback

@@ -1,0 +1,52 @@
+"""Shared fixtures: an isolated environment, the loopback Bedrock, a SQLite store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+
+from chatbot.store.sqlite import SqliteStore
+from loopback.bedrock import FakeBedrock
+
+_PROJECT_VARS = (
+    "BEDROCK_MODEL_ID",
+    "BEDROCK_REGION",
+    "CHAT_HISTORY_TABLE",
+    "CHAT_HISTORY_DB",
+    "CHAT_WINDOW_K",
+    "CHAT_HISTORY_DAYS",
+    "CHAT_MAX_INPUT_CHARS",
+    "ANALYSTS",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's AWS profile, real endpoints or project settings."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name in _PROJECT_VARS:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("CHAT_HISTORY_DB", str(tmp_path / "chat.sqlite3"))
+    # Clients and stores are cached per process; each test builds its own.
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBedrock]:
+    """The loopback Bedrock, with boto3 pointed at it through the standard variables."""
+    with FakeBedrock() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "store.sqlite3")

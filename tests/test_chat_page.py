@@ -1,0 +1,211 @@
+"""The chat page through Streamlit's AppTest, with the real stack on the loopback Bedrock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chatbot.store.sqlite import SqliteStore
+from loopback.bedrock import FakeBedrock, Reply
+
+APP = str(Path(__file__).parents[1] / "app.py")
+SEOUL = "서울을 여행하고 싶어. 무엇을 타고 여행하는것이 좋을까?"
+FARE = "그럼 그 도시에서 지하철 요금은 얼마야?"
+TRANSFER = "그럼 환승도 가능해?"
+
+
+def open_app(user: str | None = "alice") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    if user:
+        at.query_params["user"] = user
+    return at.run()
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    return at.chat_input[0].set_value(text).run()
+
+
+def shown(at: AppTest) -> list[tuple[str, str]]:
+    """(role, text) of every chat message on the page."""
+    return [
+        (message.name, "\n".join(m.value for m in message.markdown))
+        for message in at.chat_message
+    ]
+
+
+def sent_texts(bedrock: FakeBedrock) -> list[str]:
+    return [m["content"][0]["text"] for m in bedrock.requests[-1].body["messages"]]
+
+
+def store_rows(user: str = "alice") -> list:
+    import os
+
+    store = SqliteStore(os.environ["CHAT_HISTORY_DB"])
+    return store.user_dialogs(user, datetime.now(UTC) - timedelta(hours=1))
+
+
+def test_without_a_user_id_the_page_asks_for_one_and_says_there_is_no_sign_in() -> None:
+    at = open_app(user=None)
+    assert not at.exception
+    assert "no sign-in" in at.warning[0].value
+    assert "Enter a user id" in at.info[0].value
+    assert len(at.chat_input) == 0
+
+
+def test_an_invalid_user_id_is_refused() -> None:
+    at = open_app(user="../etc/passwd")
+    assert "user id is 1-64 characters" in at.error[0].value
+    assert len(at.chat_input) == 0
+
+
+def test_a_korean_question_streams_an_answer_that_is_shown_and_stored(
+    bedrock: FakeBedrock,
+) -> None:
+    bedrock.enqueue(Reply(text="지하철과 버스가 편리합니다.", ttft=0.05))
+    at = send(open_app(), SEOUL)
+    assert not at.exception
+    assert shown(at) == [("user", SEOUL), ("assistant", "지하철과 버스가 편리합니다.")]
+    assert "first token" in at.chat_message[1].caption[0].value
+    [row] = store_rows()
+    assert (row.body, row.msg, row.status, row.mode) == (
+        SEOUL,
+        "지하철과 버스가 편리합니다.",
+        "complete",
+        "normal",
+    )
+
+
+def test_follow_up_questions_reach_the_model_with_the_earlier_exchanges(
+    bedrock: FakeBedrock,
+) -> None:
+    at = open_app()
+    for question in (SEOUL, FARE, TRANSFER):
+        at = send(at, question)
+    assert sent_texts(bedrock) == [SEOUL, f"답변: {SEOUL}", FARE, f"답변: {FARE}", TRANSFER]
+    assert len(shown(at)) == 6
+
+
+def test_a_translation_turn_does_not_enter_the_memory(bedrock: FakeBedrock) -> None:
+    at = send(open_app(), SEOUL)
+    at.selectbox(key="mode").set_value("translation").run()
+    bedrock.enqueue(Reply(text="<result>Thank you for using Amazon Bedrock.</result>"))
+    at = send(at, "아마존 베드락을 이용해 주셔서 감사합니다.")
+    assert shown(at)[-1] == ("assistant", "Thank you for using Amazon Bedrock.")
+    at.selectbox(key="mode").set_value("normal").run()
+    at = send(at, FARE)
+    assert sent_texts(bedrock) == [SEOUL, f"답변: {SEOUL}", FARE]
+
+
+def test_a_new_session_replays_stored_dialogs_and_remembers_them(bedrock: FakeBedrock) -> None:
+    send(open_app(), SEOUL)
+    again = open_app()
+    assert shown(again) == [("user", SEOUL), ("assistant", f"답변: {SEOUL}")]
+    assert "Replayed 1 dialogs" in again.caption[0].value
+    send(again, FARE)
+    assert sent_texts(bedrock) == [SEOUL, f"답변: {SEOUL}", FARE]
+    assert shown(open_app(user="bob")) == []  # nobody else's dialogs
+
+
+def test_new_chat_clears_the_screen_and_memory_and_survives_a_reload(
+    bedrock: FakeBedrock,
+) -> None:
+    at = send(open_app(), SEOUL)
+    at.sidebar.button[0].click().run()
+    assert shown(at) == []
+    assert shown(open_app()) == []
+    send(at, FARE)
+    assert sent_texts(bedrock) == [FARE]
+    assert len(store_rows()) == 2  # the stored history is kept
+
+
+def test_a_refused_call_shows_why_and_one_click_retries(bedrock: FakeBedrock) -> None:
+    bedrock.enqueue(Reply(fault="access_denied"))
+    at = send(open_app(), SEOUL)
+    assert not at.exception
+    assert "권한이 없습니다" in at.error[0].value  # in the language of the question
+    assert shown(at)[0] == ("user", SEOUL)
+    at.button(key=f"retry-{store_rows()[0].request_id}").click().run()
+    assert shown(at)[-1] == ("assistant", f"답변: {SEOUL}")
+    assert [row.status for row in store_rows()] == ["error", "complete"]
+
+
+def test_without_credentials_the_page_says_how_to_configure_access(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # A closed loopback port: even a mistake could not reach AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+    at = send(open_app(), "hello")
+    assert not at.exception
+    assert "No AWS credentials were found" in at.error[0].value
+
+
+def test_without_a_region_the_page_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = send(open_app(), "안녕")
+    assert not at.exception
+    assert "BEDROCK_REGION" in at.error[0].value
+
+
+def test_unreachable_bedrock_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    at = send(open_app(), "hello")
+    assert not at.exception
+    assert "cannot be reached" in at.error[0].value
+
+
+def test_too_long_input_is_refused_before_any_model_call_and_shown_back(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_MAX_INPUT_CHARS", "10")
+    at = send(open_app(), "이 질문은 열 글자보다 깁니다")
+    assert "한 번에 10자까지" in at.error[0].value
+    assert at.code[0].value == "이 질문은 열 글자보다 깁니다"
+    assert bedrock.requests == [] and store_rows() == []
+
+
+def test_whitespace_only_input_is_ignored(bedrock: FakeBedrock) -> None:
+    at = send(open_app(), "   \n ")
+    assert shown(at) == [] and bedrock.requests == []
+
+
+def test_an_uploaded_file_is_summarised(bedrock: FakeBedrock) -> None:
+    bedrock.enqueue(Reply(text="베드락 소개 문서입니다."))
+    at = open_app()
+    at.chat_input[0].upload("소개.txt", "아마존 베드락은 생성형 AI 서비스입니다.".encode(), "text/plain")
+    at.run()
+    assert shown(at) == [("user", "📎 소개.txt"), ("assistant", "베드락 소개 문서입니다.")]
+    [row] = store_rows()
+    assert (row.type, row.body, row.mode) == ("document", "소개.txt", "summary")
+
+
+def test_an_unreadable_file_gets_a_message_and_no_model_call(bedrock: FakeBedrock) -> None:
+    at = open_app()
+    at.chat_input[0].upload("report.pdf", b"%PDF-1.7 not really a pdf", "application/pdf")
+    at.run()
+    assert "cannot be read" in at.error[0].value
+    assert bedrock.requests == [] and store_rows() == []
+
+
+def test_feedback_on_an_answer_is_stored(bedrock: FakeBedrock) -> None:
+    at = send(open_app(), SEOUL)
+    at.feedback[0].set_value(1).run()
+    assert store_rows()[0].feedback == "up"
+
+
+def test_a_bad_setting_is_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAT_WINDOW_K", "many")
+    at = open_app()
+    assert not at.exception
+    assert "CHAT_WINDOW_K" in at.error[0].value

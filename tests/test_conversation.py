@@ -1,0 +1,214 @@
+"""A turn end to end: the real langchain-aws and boto3 stack against the loopback Bedrock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import NoRegionError
+
+from chatbot import llm
+from chatbot.conversation import Turn, chat_turn, document_turn
+from chatbot.errors import Problem, classify
+from chatbot.modes import MODES
+from chatbot.store.sqlite import SqliteStore
+from loopback.bedrock import FakeBedrock, Reply
+
+MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+@pytest.fixture
+def model(bedrock: FakeBedrock):
+    built = llm.chat_model(llm.bedrock_runtime_client("us-east-1"), MODEL_ID)
+    return lambda: built
+
+
+@pytest.fixture
+def memory() -> list:
+    return []
+
+
+def turn(model, memory, question: str, mode: str = "normal", window_k: int = 10) -> Turn:
+    return chat_turn(
+        model=model,
+        model_id=MODEL_ID,
+        mode=MODES[mode],
+        question=question,
+        memory=memory,
+        window_k=window_k,
+        user_id="alice",
+        session_id="s1",
+    )
+
+
+def stored(store: SqliteStore) -> list:
+    return store.user_dialogs("alice", datetime.now(UTC) - timedelta(hours=1))
+
+
+def test_a_turn_streams_and_is_stored_with_usage_and_timings(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    bedrock.enqueue(Reply(text="서울에서는 지하철이 편리합니다.", ttft=0.05))
+    current = turn(model, memory, "서울을 여행하고 싶어. 무엇을 타고 여행하는것이 좋을까?")
+    pieces = list(current.stream())
+    assert len(pieces) > 1 and "".join(pieces) == "서울에서는 지하철이 편리합니다."
+    dialog = current.finish(store, memory)
+    assert stored(store) == [dialog]
+    assert dialog.status == "complete" and dialog.msg == "서울에서는 지하철이 편리합니다."
+    assert dialog.type == "text" and dialog.mode == "normal" and dialog.model_id == MODEL_ID
+    assert dialog.input_tokens > 0 and dialog.output_tokens == len(pieces)
+    assert 50 <= dialog.ttft_ms <= dialog.latency_ms
+    request = bedrock.requests[-1]
+    assert request.operation == "converse-stream" and request.model_id == MODEL_ID
+    assert "서연" in request.body["system"][0]["text"]
+    assert request.body["inferenceConfig"] == {"maxTokens": 1024, "temperature": 0.1}
+
+
+def test_follow_up_questions_carry_the_earlier_exchanges(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    questions = [
+        "서울을 여행하고 싶어. 무엇을 타고 여행하는것이 좋을까?",
+        "그럼 그 도시에서 지하철 요금은 얼마야?",
+        "그럼 환승도 가능해?",
+    ]
+    for question in questions:
+        current = turn(model, memory, question)
+        list(current.stream())
+        current.finish(store, memory)
+    sent = bedrock.requests[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant"] * 2 + ["user"]
+    assert [m["content"][0]["text"] for m in sent[::2]] == questions
+    assert sent[1]["content"][0]["text"] == f"답변: {questions[0]}"
+
+
+def test_the_window_sends_only_the_last_k_exchanges(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    for i in range(3):
+        current = turn(model, memory, f"question {i}", window_k=1)
+        list(current.stream())
+        current.finish(store, memory)
+    texts = [m["content"][0]["text"] for m in bedrock.requests[-1].body["messages"]]
+    assert texts == ["question 1", "답변: question 1", "question 2"]
+
+
+def test_a_translation_neither_reads_nor_feeds_the_memory(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    chat = turn(model, memory, "안녕하세요")
+    list(chat.stream())
+    chat.finish(store, memory)
+    bedrock.enqueue(Reply(text="Sure: <result>Thank you for using Amazon Bedrock.</result>"))
+    translation = turn(model, memory, "아마존 베드락을 이용해 주셔서 감사합니다.", "translation")
+    assert "".join(translation.stream()) == "Thank you for using Amazon Bedrock."
+    dialog = translation.finish(store, memory)
+    assert dialog.msg == "Thank you for using Amazon Bedrock." and dialog.mode == "translation"
+    sent = bedrock.requests[-1].body["messages"]
+    assert len(sent) == 1 and sent[0]["content"][0]["text"].startswith("<article>")
+    assert [m.content for m in memory] == ["안녕하세요", "답변: 안녕하세요"]
+
+
+def test_a_failure_midway_keeps_the_partial_answer_as_incomplete(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    bedrock.enqueue(Reply(text="one two three four", fault="midstream", fault_after=2))
+    current = turn(model, memory, "question")
+    assert "".join(current.stream()) == "one two "
+    dialog = current.finish(store, memory)
+    assert dialog.status == "incomplete" and dialog.msg == "one two"
+    assert classify(current.error) == Problem.STREAM_FAILED
+    assert memory == []  # a broken answer does not become context
+    assert stored(store) == [dialog]
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ("access_denied", Problem.ACCESS_DENIED),
+        ("model_not_found", Problem.MODEL_NOT_FOUND),
+        ("validation", Problem.MODEL_INVALID),
+    ],
+)
+def test_a_refused_call_is_stored_as_an_error_without_an_answer(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore, fault: str, problem: Problem
+) -> None:
+    bedrock.enqueue(Reply(fault=fault))
+    current = turn(model, memory, "question")
+    assert list(current.stream()) == []
+    dialog = current.finish(store, memory)
+    assert classify(current.error) == problem
+    assert dialog.status == "error" and dialog.msg == "" and dialog.body == "question"
+
+
+def test_throttling_is_retried_by_botocore(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    bedrock.enqueue(Reply(fault="throttle"), Reply(text="finally"))
+    current = turn(model, memory, "question")
+    assert "".join(current.stream()) == "finally"
+    assert current.finish(store, memory).status == "complete"
+    assert len(bedrock.requests) == 2
+
+
+def test_stopping_keeps_what_arrived_as_stopped(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    bedrock.enqueue(Reply(text="a b c d e f g h", token_delay=0.01))
+    current = turn(model, memory, "question")
+    stream = current.stream()
+    first = [next(stream), next(stream)]
+    stream.close()  # what Streamlit's stop does to the generator st.write_stream consumes
+    dialog = current.finish(store, memory)
+    assert dialog.status == "stopped" and dialog.msg == "".join(first).strip()
+    assert stored(store) == [dialog] and memory == []
+
+
+def test_finish_stores_once(bedrock: FakeBedrock, model, memory, store: SqliteStore) -> None:
+    current = turn(model, memory, "question")
+    list(current.stream())
+    assert current.finish(store, memory) is current.finish(store, memory)
+    assert len(stored(store)) == 1 and len(memory) == 2
+
+
+def test_a_failing_store_keeps_the_answer_and_reports_it(
+    bedrock: FakeBedrock, model, memory
+) -> None:
+    class BrokenStore:
+        def put(self, dialog) -> None:
+            raise OSError("disk full")
+
+    current = turn(model, memory, "question")
+    assert "".join(current.stream()) == "답변: question"
+    dialog = current.finish(BrokenStore(), memory)
+    assert dialog.msg == "답변: question" and isinstance(current.save_error, OSError)
+
+
+def test_a_model_that_cannot_be_built_fails_the_turn_not_the_page(
+    memory, store: SqliteStore
+) -> None:
+    def no_region():
+        raise NoRegionError()
+
+    current = turn(no_region, memory, "question")
+    assert list(current.stream()) == []
+    assert classify(current.error) == Problem.NO_REGION
+    assert current.finish(store, memory).status == "error"
+
+
+def test_a_document_summary_is_a_document_dialog(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    bedrock.enqueue(Reply(text="요약: 베드락 소개"))
+    current = document_turn(
+        model=model,
+        model_id=MODEL_ID,
+        file_name="소개.txt",
+        text="아마존 베드락은 생성형 AI 서비스입니다.",
+        user_id="alice",
+    )
+    assert "".join(current.stream()) == "요약: 베드락 소개"
+    dialog = current.finish(store, memory)
+    assert (dialog.type, dialog.body, dialog.mode) == ("document", "소개.txt", "summary")
+    assert "<document>" in bedrock.requests[-1].body["messages"][0]["content"][0]["text"]
+    assert memory == []
