@@ -22,6 +22,7 @@ from chatbot.store import Dialog, DialogStore
 
 log = logging.getLogger(__name__)
 
+
 class ChatSession:
     """The chat of the signed-in (or locally named) user in this browser session."""
 
@@ -56,9 +57,9 @@ class ChatSession:
         return st.session_state.chat_notices
 
     @property
-    def replayed(self) -> int | None:
-        """How many dialogs the first run replayed; None if it has not run or failed."""
-        return st.session_state.chat_replayed
+    def replayed(self) -> int:
+        """How many replayed dialogs are on screen (0 after a clear or a failed replay)."""
+        return st.session_state.chat_replayed or 0
 
     def replay(self, store: DialogStore, days: int) -> bool:
         """Load recent dialogs once per session; False if the store could not be read."""
@@ -84,15 +85,20 @@ class ChatSession:
         if notice:
             self.notices[dialog.request_id] = notice
 
+    def clear(self) -> None:
+        """Empty the screen and the memory; a new session id starts."""
+        self.dialogs.clear()
+        self.notices.clear()
+        self.memory.clear()
+        st.session_state.chat_session_id = str(uuid.uuid4())
+        st.session_state.chat_replayed = 0
+
     def new_chat(self, store: DialogStore) -> bool:
         """Clear the screen and the memory, and remember it so a reload does not undo it.
 
         Returns False if the store could not record the new start.
         """
-        self.dialogs.clear()
-        self.notices.clear()
-        self.memory.clear()
-        st.session_state.chat_session_id = str(uuid.uuid4())
+        self.clear()
         try:
             store.set_chat_start(self.user_id, datetime.now(UTC))
         except Exception as error:

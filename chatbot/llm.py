@@ -16,7 +16,7 @@ TOP_K = 250
 
 # Adaptive mode backs off on throttling with a client-side rate limiter; the endpoint,
 # region and credentials come from boto3's standard chain.
-_RETRIES = {"mode": "adaptive", "max_attempts": 6}
+_RETRIES = {"mode": "adaptive", "total_max_attempts": 4}
 
 
 def bedrock_runtime_client(region: str | None = None) -> Any:

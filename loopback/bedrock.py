@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import struct
 import threading
 import time
@@ -70,7 +71,8 @@ class Reply:
     def __post_init__(self) -> None:
         # Fail in the test that enqueues a typo, not as a traceback on a server thread.
         if self.fault is not None and self.fault not in FAULTS and self.fault != MIDSTREAM:
-            raise ValueError(f"unknown fault {self.fault!r}; expected one of {[*FAULTS, MIDSTREAM]}")
+            expected = [*FAULTS, MIDSTREAM]
+            raise ValueError(f"unknown fault {self.fault!r}; expected one of {expected}")
 
     def token_list(self) -> list[str]:
         return list(self.tokens) if self.tokens is not None else split_tokens(self.text)
@@ -460,10 +462,12 @@ def main(argv: list[str] | None = None) -> None:
     for key, value in fake.env().items():
         print(f"export {key}={value}")
     print(f"# fake Bedrock listening on {fake.url} (Ctrl-C to stop)", flush=True)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not stopped.wait(0.5):
+            pass
     finally:
         fake.stop()
 

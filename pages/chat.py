@@ -37,6 +37,37 @@ if not chat.replay(store, settings.chat_history_days):
 if resources.on_community_cloud() and not settings.chat_history_table:
     st.warning(t("cloud_sqlite_warning", lang))
 
+
+
+def _confirming_delete(value: bool) -> None:
+    st.session_state.confirming_delete = value
+
+
+# The open dialog is kept in session state, so a full rerun (not only the dialog's own
+# fragment rerun) still finds it open; closing it any way clears the flag.
+@st.dialog(t("delete_confirm_title", lang), on_dismiss=lambda: _confirming_delete(False))
+def confirm_delete() -> None:
+    st.write(t("delete_confirm", lang, user=user_id))
+    with st.container(horizontal=True):
+        if st.button(t("delete_yes", lang), type="primary", key="delete_yes"):
+            try:
+                count = store.delete_user(user_id)
+            except StoreError as error:
+                st.error(t("delete_failed", lang, detail=error))
+                return
+            chat.clear()
+            st.session_state.deleted_count = count
+            _confirming_delete(False)
+            st.rerun()
+        if st.button(
+            t("cancel", lang), key="delete_cancel", on_click=_confirming_delete, args=(False,)
+        ):
+            st.rerun()
+
+
+if (deleted := st.session_state.pop("deleted_count", None)) is not None:
+    st.success(t("deleted", lang, count=deleted), icon="🗑️")
+
 with st.sidebar:
     mode_id = st.selectbox(
         t("mode", lang), list(MODES), format_func=lambda m: MODES[m].label(lang), key="mode"
@@ -52,6 +83,11 @@ with st.sidebar:
         if not chat.new_chat(store):
             st.toast(t("history_unavailable", lang))
         st.rerun()
+    st.button(
+        t("delete_history", lang), icon="🗑️", on_click=_confirming_delete, args=(True,)
+    )
+if st.session_state.get("confirming_delete"):
+    confirm_delete()
 
 if chat.replayed:
     st.caption(t("replayed", lang, days=settings.chat_history_days, count=chat.replayed))

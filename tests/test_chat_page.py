@@ -31,8 +31,7 @@ def send(at: AppTest, text: str) -> AppTest:
 def shown(at: AppTest) -> list[tuple[str, str]]:
     """(role, text) of every chat message on the page."""
     return [
-        (message.name, "\n".join(m.value for m in message.markdown))
-        for message in at.chat_message
+        (message.name, "\n".join(m.value for m in message.markdown)) for message in at.chat_message
     ]
 
 
@@ -103,7 +102,7 @@ def test_a_new_session_replays_stored_dialogs_and_remembers_them(bedrock: FakeBe
     send(open_app(), SEOUL)
     again = open_app()
     assert shown(again) == [("user", SEOUL), ("assistant", f"답변: {SEOUL}")]
-    assert "Replayed 1 dialogs" in again.caption[0].value
+    assert "Dialogs replayed from the last 2 days: 1." in again.caption[0].value
     send(again, FARE)
     assert sent_texts(bedrock) == [SEOUL, f"답변: {SEOUL}", FARE]
     assert shown(open_app(user="bob")) == []  # nobody else's dialogs
@@ -183,7 +182,9 @@ def test_whitespace_only_input_is_ignored(bedrock: FakeBedrock) -> None:
 def test_an_uploaded_file_is_summarised(bedrock: FakeBedrock) -> None:
     bedrock.enqueue(Reply(text="베드락 소개 문서입니다."))
     at = open_app()
-    at.chat_input[0].upload("소개.txt", "아마존 베드락은 생성형 AI 서비스입니다.".encode(), "text/plain")
+    at.chat_input[0].upload(
+        "소개.txt", "아마존 베드락은 생성형 AI 서비스입니다.".encode(), "text/plain"
+    )
     at.run()
     assert shown(at) == [("user", "📎 소개.txt"), ("assistant", "베드락 소개 문서입니다.")]
     [row] = store_rows()
@@ -209,3 +210,25 @@ def test_a_bad_setting_is_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_app()
     assert not at.exception
     assert "CHAT_WINDOW_K" in at.error[0].value
+
+
+def test_delete_my_history_asks_first_then_deletes_and_reports_the_count(
+    bedrock: FakeBedrock,
+) -> None:
+    at = open_app()
+    for question in (SEOUL, FARE):
+        at = send(at, question)
+    send(open_app(user="bob"), "hello")
+    at.sidebar.button[1].click().run()
+    assert len(store_rows()) == 2  # nothing deleted before the confirmation
+    at.button(key="delete_yes").click().run()
+    assert "Deleted 2 stored dialogs." in at.success[0].value
+    assert store_rows() == [] and shown(at) == []
+    assert len(store_rows("bob")) == 1
+
+
+def test_delete_can_be_cancelled(bedrock: FakeBedrock) -> None:
+    at = send(open_app(), SEOUL)
+    at.sidebar.button[1].click().run()
+    at.button(key="delete_cancel").click().run()
+    assert len(store_rows()) == 1 and len(shown(at)) == 2

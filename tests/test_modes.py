@@ -114,20 +114,35 @@ def test_tags_in_the_input_cannot_close_the_wrapper_or_fake_a_result() -> None:
 @pytest.mark.parametrize(
     ("mode_id", "answer", "shown"),
     [
-        ("translation", "<result>Thank you for using Amazon Bedrock.</result>",
-         "Thank you for using Amazon Bedrock."),
+        (
+            "translation",
+            "<result>Thank you for using Amazon Bedrock.</result>",
+            "Thank you for using Amazon Bedrock.",
+        ),
         ("sentiment", "<result>가성비: 긍정, 주차: 부정</result>", "가성비: 긍정, 주차: 부정"),
         ("extraction", "Sure!\n<result>john@amazon.com</result>", "john@amazon.com"),
-        ("pii", "<result>XXX, Ph.D. Email: XXX Mobile: XXX</result>",
-         "XXX, Ph.D. Email: XXX Mobile: XXX"),
-        ("grammar", "  Corrected: Thank you for using Amazon Bedrock.  ",
-         "Corrected: Thank you for using Amazon Bedrock."),
-        ("timestamp-extraction",
-         "<result><year>2023</year><month>12</month><day>5</day><hour>18</hour>"
-         "<minute>26</minute></result>", "2023-12-05 18:26"),
-        ("timestamp-extraction",
-         "<result><year></year><month>3</month><day>1</day><hour></hour><minute></minute>"
-         "</result>", "03-01"),
+        (
+            "pii",
+            "<result>XXX, Ph.D. Email: XXX Mobile: XXX</result>",
+            "XXX, Ph.D. Email: XXX Mobile: XXX",
+        ),
+        (
+            "grammar",
+            "  Corrected: Thank you for using Amazon Bedrock.  ",
+            "Corrected: Thank you for using Amazon Bedrock.",
+        ),
+        (
+            "timestamp-extraction",
+            "<result><year>2023</year><month>12</month><day>5</day><hour>18</hour>"
+            "<minute>26</minute></result>",
+            "2023-12-05 18:26",
+        ),
+        (
+            "timestamp-extraction",
+            "<result><year></year><month>3</month><day>1</day><hour></hour><minute></minute>"
+            "</result>",
+            "03-01",
+        ),
         ("timestamp-extraction", "<result>날짜가 없습니다</result>", "날짜가 없습니다"),
     ],
 )

@@ -42,6 +42,22 @@ def parse_request_time(value: str) -> datetime:
     return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
 
 
+def time_key(at: datetime) -> str:
+    """The timestamp part of the sort key of a turn made at ``at``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def in_range(request_time: str, since_key: str, until_key: str | None = None) -> bool:
+    """Whether a sort key falls in ``[since_key, until_key)``, both made by ``time_key``.
+
+    A string comparison, cheap enough for 100,000 rows; keys of the original system
+    (``2023-12-05 18:26:00``) are compared as if written in this app's format.
+    """
+    if request_time[10:11] == " ":
+        request_time = f"{request_time[:10]}T{request_time[11:19]}.000Z"
+    return since_key <= request_time and (until_key is None or request_time < until_key)
+
+
 def key_bound(at: datetime) -> str:
     """A lower key bound that sorts before every key of ``at``'s day in either format.
 
@@ -85,6 +101,14 @@ class Dialog:
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Dialog))
 
 
+@dataclass(frozen=True)
+class ReadStats:
+    """What a read cost: items returned and requests (DynamoDB query pages) made."""
+
+    items: int
+    pages: int
+
+
 class StoreError(Exception):
     """The store could not be read or written; ``__cause__`` holds the backend's error."""
 
@@ -108,3 +132,12 @@ class DialogStore(Protocol):
 
     def chat_start(self, user_id: str) -> datetime | None:
         """When the user last started a new chat, if ever."""
+
+    def browse(
+        self, since: datetime, until: datetime, user_id: str | None = None
+    ) -> tuple[list[Dialog], ReadStats]:
+        """Dialogs with ``since <= time < until``: every user's (by day, never a full scan),
+        or one user's when ``user_id`` is given. For the analysts' History page."""
+
+    def delete_user(self, user_id: str) -> int:
+        """Delete every dialog of ``user_id``, waiting for each delete; the number deleted."""

@@ -6,11 +6,21 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from chatbot.store.base import FIELDS, Dialog, StoreError, key_bound
+from chatbot.store.base import (
+    FIELDS,
+    Dialog,
+    ReadStats,
+    StoreError,
+    in_range,
+    key_bound,
+    time_key,
+)
 
+# A rowid table, not WITHOUT ROWID: rows of a few KB are what rowid tables are for, and rows
+# appended in time order make a day-range read through the index nearly sequential.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dialogs (
     user_id TEXT NOT NULL,
@@ -29,8 +39,8 @@ CREATE TABLE IF NOT EXISTS dialogs (
     feedback TEXT,
     session_id TEXT,
     day TEXT NOT NULL,
-    PRIMARY KEY (user_id, request_time)
-) WITHOUT ROWID;
+    UNIQUE (user_id, request_time)
+);
 CREATE INDEX IF NOT EXISTS dialogs_by_day ON dialogs (day, request_time);
 CREATE TABLE IF NOT EXISTS chat_starts (
     user_id TEXT PRIMARY KEY,
@@ -84,8 +94,34 @@ class SqliteStore:
                 "ORDER BY request_time",
                 (user_id, key_bound(since)),
             ).fetchall()
-        dialogs = (Dialog(*row) for row in rows)
-        return [d for d in dialogs if d.created >= since and (until is None or d.created < until)]
+        since_key, until_key = time_key(since), until and time_key(until)
+        return [Dialog(*row) for row in rows if in_range(row[1], since_key, until_key)]
+
+    def browse(
+        self, since: datetime, until: datetime, user_id: str | None = None
+    ) -> tuple[list[Dialog], ReadStats]:
+        if user_id is None:
+            query = (
+                f"SELECT {_COLUMNS} FROM dialogs WHERE day >= ? AND day <= ? ORDER BY request_time"
+            )
+            params: tuple[str, ...] = (key_bound(since), key_bound(until))
+        else:
+            query = (
+                f"SELECT {_COLUMNS} FROM dialogs WHERE user_id = ? AND request_time >= ? "
+                "AND request_time < ? ORDER BY request_time"
+            )
+            params = (user_id, key_bound(since), key_bound(until + timedelta(days=1)))
+        with self._connection() as db:
+            rows = db.execute(query, params).fetchall()
+        since_key, until_key = time_key(since), time_key(until)
+        dialogs = [Dialog(*row) for row in rows if in_range(row[1], since_key, until_key)]
+        return dialogs, ReadStats(items=len(dialogs), pages=1)
+
+    def delete_user(self, user_id: str) -> int:
+        with self._connection() as db:
+            deleted = db.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,)).rowcount
+            db.execute("DELETE FROM chat_starts WHERE user_id = ?", (user_id,))
+        return deleted
 
     def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
         with self._connection() as db:

@@ -1,0 +1,153 @@
+"""The analysts' page: every user's dialogs as a filterable table, with charts and export."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from chatbot import analytics, resources
+from chatbot.config import ConfigError
+from chatbot.i18n import t
+from chatbot.modes import MODES, SUMMARY
+from chatbot.store import Status, StoreError
+
+PAGE_ROWS = 500  # rows sent to the browser at once; the filters and exports see them all
+TABLE_TEXT_CHARS = 120  # long questions and answers are cut in the table, whole on selection
+
+lang = resources.language()
+timezone = st.context.timezone or "UTC"
+try:
+    settings = resources.settings()
+    store = resources.dialog_store(settings)
+except (ConfigError, StoreError) as error:
+    st.error(t("config_error", lang, detail=error))
+    st.stop()
+
+st.title(t("history_title", lang))
+today = datetime.now(ZoneInfo(timezone)).date()
+mode_labels = {mode.id: mode.label(lang) for mode in (*MODES.values(), SUMMARY)}
+
+with st.container(horizontal=True):
+    picked = st.date_input(t("date_range", lang), value=(today - timedelta(days=6), today))
+    user_id = st.text_input(t("filter_user", lang)).strip() or None
+filters = analytics.Filters(
+    modes=st.multiselect(
+        t("filter_modes", lang), list(mode_labels), format_func=mode_labels.__getitem__
+    ),
+    statuses=st.multiselect(t("filter_statuses", lang), [s.value for s in Status]),
+    text=st.text_input(t("filter_text", lang), icon="🔎"),
+)
+if len(picked) != 2:
+    st.stop()  # the second date of the range is still being picked
+start, end = picked
+
+
+def _utc(day: date) -> datetime:
+    """Midnight of ``day`` in the viewer's time zone, as a UTC time."""
+    return datetime.combine(day, datetime.min.time(), ZoneInfo(timezone)).astimezone(UTC)
+
+
+began = time.perf_counter()
+try:
+    dialogs, stats = store.browse(_utc(start), _utc(end + timedelta(days=1)), user_id=user_id)
+except StoreError as error:
+    st.error(t("history_failed", lang, detail=error))
+    st.stop()
+frame = analytics.apply_filters(analytics.dialogs_frame(dialogs), filters)
+st.caption(
+    t("read_stats", lang, items=stats.items, pages=stats.pages, seconds=time.perf_counter() - began)
+)
+if frame.empty:
+    st.info(t("history_empty", lang), icon="🗂️")
+    st.stop()
+
+with st.container(horizontal=True):
+    st.metric(t("metric_dialogs", lang), f"{len(frame):,}")
+    st.metric(t("metric_users", lang), f"{frame['user_id'].nunique():,}")
+    median = frame["latency_ms"].median()
+    st.metric(t("metric_latency", lang), "-" if math.isnan(median) else f"{median:,.0f} ms")
+    st.metric(
+        t("metric_tokens", lang),
+        f"{frame['input_tokens'].sum():,} / {frame['output_tokens'].sum():,}",
+    )
+
+table_tab, charts_tab = st.tabs([t("tab_table", lang), t("tab_charts", lang)])
+
+with table_tab:
+    pages = max(1, math.ceil(len(frame) / PAGE_ROWS))
+    page = st.number_input(
+        t("page_of", lang, pages=pages, rows=len(frame)), 1, pages, 1, key="history_page"
+    )
+    shown = frame.iloc[(page - 1) * PAGE_ROWS : page * PAGE_ROWS]
+    view = shown.assign(
+        body=shown["body"].str.slice(0, TABLE_TEXT_CHARS),
+        msg=shown["msg"].str.slice(0, TABLE_TEXT_CHARS),
+    )
+    number = partial(st.column_config.NumberColumn, format="localized")
+    selection = st.dataframe(
+        view,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="history_table",
+        column_order=analytics.COLUMNS[:12],
+        column_config={
+            "time": st.column_config.DatetimeColumn(
+                t("col_time", lang), format="YYYY-MM-DD HH:mm:ss", timezone=timezone
+            ),
+            "user_id": st.column_config.TextColumn(t("col_user", lang)),
+            "mode": st.column_config.TextColumn(t("col_mode", lang)),
+            "status": st.column_config.TextColumn(t("col_status", lang)),
+            "body": st.column_config.TextColumn(t("col_question", lang), width="medium"),
+            "msg": st.column_config.TextColumn(t("col_answer", lang), width="large"),
+            "model_id": st.column_config.TextColumn(t("col_model", lang)),
+            "input_tokens": number(t("col_input_tokens", lang)),
+            "output_tokens": number(t("col_output_tokens", lang)),
+            "ttft_ms": number(t("col_ttft", lang)),
+            "latency_ms": number(t("col_latency", lang)),
+            "feedback": st.column_config.TextColumn(t("col_feedback", lang)),
+        },
+    )
+    rows = selection.selection.rows
+    if rows:
+        chosen = shown.iloc[rows[0]]
+        with st.container(border=True):
+            st.caption(f"{chosen['user_id']} · {chosen['mode']} · {chosen['request_time']}")
+            st.text(chosen["body"])
+            st.markdown(chosen["msg"])
+    else:
+        st.caption(t("select_hint", lang))
+    with st.container(horizontal=True):
+        stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
+        st.download_button(
+            t("export_csv", lang),
+            data=lambda: analytics.to_csv(frame),
+            file_name=f"dialogs-{stamp}.csv",
+            mime="text/csv",
+            icon="⬇️",
+            on_click="ignore",
+        )
+        st.download_button(
+            t("export_json", lang),
+            data=lambda: analytics.to_json(frame),
+            file_name=f"dialogs-{stamp}.json",
+            mime="application/json",
+            icon="⬇️",
+            on_click="ignore",
+        )
+
+with charts_tab:
+    st.subheader(t("chart_per_day", lang))
+    st.bar_chart(analytics.per_day(frame, timezone))
+    st.subheader(t("chart_per_mode", lang))
+    st.bar_chart(analytics.per_mode(frame), horizontal=True)
+    performance = analytics.daily_performance(frame, timezone)
+    st.subheader(t("chart_latency", lang))
+    st.line_chart(performance[["latency_p50_ms", "latency_p90_ms", "ttft_p50_ms"]])
+    st.subheader(t("chart_tokens", lang))
+    st.bar_chart(performance[["input_tokens", "output_tokens"]])

@@ -1,0 +1,103 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from chatbot import analytics
+from chatbot.store.base import Dialog, format_request_time, new_request_id
+
+START = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+
+
+def make(i: int, **changes) -> Dialog:
+    request_id = new_request_id()
+    values = dict(
+        user_id=f"user{i % 2}",
+        request_time=format_request_time(START + timedelta(hours=i), request_id),
+        request_id=request_id,
+        type="text",
+        body=f"질문 {i}",
+        msg=f"Answer {i}, with \"quotes\", commas\nand a newline",
+        mode=("normal", "translation")[i % 2],
+        model_id="m",
+        input_tokens=10,
+        output_tokens=20 + i,
+        ttft_ms=300,
+        latency_ms=1000 + 100 * i,
+        status="complete" if i % 3 else "error",
+    )
+    values.update(changes)
+    return Dialog(**values)
+
+
+def frame() -> pd.DataFrame:
+    return analytics.dialogs_frame([make(i) for i in range(6)])
+
+
+def test_the_frame_has_utc_times_and_integer_measurements() -> None:
+    built = frame()
+    assert list(built.columns) == list(analytics.COLUMNS)
+    assert built["time"].iloc[0] == pd.Timestamp(START)
+    assert str(built["latency_ms"].dtype) == "Int64"
+
+
+def test_rows_of_the_original_system_fit_the_frame() -> None:
+    legacy = Dialog(
+        user_id="old",
+        request_time="2023-12-05 18:26:00",
+        request_id="r",
+        type="text",
+        body="q",
+        msg="a",
+    )
+    built = analytics.dialogs_frame([legacy])
+    assert built["time"].iloc[0] == pd.Timestamp("2023-12-05 18:26:00", tz="UTC")
+    assert built["mode"].iloc[0] == "normal" and pd.isna(built["latency_ms"].iloc[0])
+
+
+def test_an_empty_frame_has_the_columns() -> None:
+    assert list(analytics.dialogs_frame([]).columns) == list(analytics.COLUMNS)
+
+
+def test_filters_combine() -> None:
+    built = frame()
+    assert len(analytics.apply_filters(built, analytics.Filters())) == 6
+    assert set(analytics.apply_filters(built, analytics.Filters(modes=["translation"]))["mode"]) == {
+        "translation"
+    }
+    errors = analytics.apply_filters(built, analytics.Filters(statuses=["error"]))
+    assert list(errors["body"]) == ["질문 0", "질문 3"]
+    both = analytics.Filters(statuses=["complete"], users=["user1"], text="ANSWER 5")
+    assert list(analytics.apply_filters(built, both)["body"]) == ["질문 5"]
+    assert list(analytics.apply_filters(built, analytics.Filters(text="질문 4"))["body"]) == [
+        "질문 4"
+    ]
+    assert analytics.apply_filters(built, analytics.Filters(text="(")).empty  # not a regex
+
+
+def test_per_day_follows_the_viewers_time_zone() -> None:
+    built = frame()  # 23:30 UTC on the 20th to 04:30 UTC on the 21st
+    assert analytics.per_day(built).sum(axis=1).tolist() == [1, 5]
+    assert analytics.per_day(built, "Asia/Seoul").sum(axis=1).tolist() == [6]
+    assert analytics.per_mode(built).to_dict() == {"normal": 3, "translation": 3}
+
+
+def test_daily_performance() -> None:
+    performance = analytics.daily_performance(frame(), "Asia/Seoul")
+    assert performance["latency_p50_ms"].iloc[0] == 1250
+    assert performance["output_tokens"].iloc[0] == sum(20 + i for i in range(6))
+
+
+def test_csv_opens_in_excel_with_korean_and_keeps_every_row() -> None:
+    built = frame()
+    data = analytics.to_csv(built)
+    assert data.startswith("\ufeff".encode())
+    back = pd.read_csv(pd.io.common.BytesIO(data), encoding="utf-8-sig")
+    assert list(back["body"]) == list(built["body"]) and list(back["msg"]) == list(built["msg"])
+
+
+def test_json_export_is_records_with_korean_as_is() -> None:
+    records = json.loads(analytics.to_json(frame()))
+    assert len(records) == 6 and records[0]["body"] == "질문 0"
+    assert "질문".encode() in analytics.to_json(frame())
+    assert records[0]["time"].startswith("2026-11-20T23:30:00.000")

@@ -1,0 +1,121 @@
+"""The analysts' History page through AppTest, on a SQLite store filled by the test."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from chatbot.store.base import Dialog, StoreError, format_request_time, new_request_id
+from chatbot.store.sqlite import SqliteStore
+
+APP = str(Path(__file__).parents[1] / "app.py")
+NOW = datetime.now(UTC)
+
+
+def dialog(i: int, **changes) -> Dialog:
+    request_id = new_request_id()
+    values = dict(
+        user_id=("alice", "bob", "김철수")[i % 3],
+        request_time=format_request_time(NOW - timedelta(hours=i), request_id),
+        request_id=request_id,
+        type="text",
+        body=f"질문 {i}",
+        msg=f"answer {i}",
+        mode=("normal", "translation", "pii", "grammar")[i % 4],
+        model_id="m",
+        input_tokens=10,
+        output_tokens=20,
+        ttft_ms=300,
+        latency_ms=1000 + i,
+        status="error" if i % 5 == 0 else "complete",
+    )
+    values.update(changes)
+    return Dialog(**values)
+
+
+@pytest.fixture
+def filled() -> list[Dialog]:
+    store = SqliteStore(os.environ["CHAT_HISTORY_DB"])
+    dialogs = [dialog(i) for i in range(40)]  # the last 40 hours: inside the default week
+    dialogs.append(dialog(99, request_time=format_request_time(NOW - timedelta(days=30), "x")))
+    for d in dialogs:
+        store.put(d)
+    return dialogs
+
+
+def open_history() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    return at.switch_page("pages/history.py").run()
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    return at.dataframe[0].value
+
+
+def test_the_table_lists_every_users_dialogs_of_the_range(filled: list[Dialog]) -> None:
+    at = open_history()
+    assert not at.exception
+    assert len(table(at)) == 40
+    assert "Read 40 dialogs from the store in 1 requests" in at.caption[0].value
+    assert [m.value for m in at.metric][:2] == ["40", "3"]
+
+
+def test_filters_change_the_table(filled: list[Dialog]) -> None:
+    at = open_history()
+    at.multiselect[0].set_value(["translation"]).run()
+    assert set(table(at)["mode"]) == {"translation"} and len(table(at)) == 10
+    at.multiselect[1].set_value(["error"]).run()
+    assert len(table(at)) == 2  # i = 5 and 25
+    at.multiselect[0].set_value([]).run()
+    at.multiselect[1].set_value([]).run()
+    at.text_input[1].set_value("질문 1").run()  # 1 and 10-19
+    assert len(table(at)) == 11
+    at.text_input[1].set_value("").run()
+    at.text_input[0].set_value("김철수").run()
+    assert set(table(at)["user_id"]) == {"김철수"} and len(table(at)) == 13
+
+
+def test_export_contains_exactly_the_filtered_rows(
+    filled: list[Dialog], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exports: dict[str, object] = {}
+    register = MediaFileManager.add_deferred
+
+    def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        exports[Path(file_name).suffix] = data_callable
+        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
+    at = open_history()
+    at.multiselect[0].set_value(["pii"]).run()
+    expected = sorted(d.request_id for d in filled[:40] if d.mode == "pii")
+    csv = pd.read_csv(io.BytesIO(exports[".csv"]()), encoding="utf-8-sig")
+    assert sorted(csv["request_id"]) == expected
+    assert set(csv["body"]) == {d.body for d in filled if d.request_id in expected}
+    json_rows = pd.read_json(io.BytesIO(exports[".json"]()))
+    assert sorted(json_rows["request_id"]) == expected
+
+
+def test_no_dialogs_shows_the_empty_state() -> None:
+    at = open_history()
+    assert not at.exception
+    assert "No dialogs match" in at.info[0].value
+    assert len(at.dataframe) == 0
+
+
+def test_a_store_failure_is_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self, *args, **kwargs):
+        raise StoreError("table 'chat' is missing")
+
+    monkeypatch.setattr(SqliteStore, "browse", broken)
+    at = open_history()
+    assert not at.exception
+    assert "table 'chat' is missing" in at.error[0].value
