@@ -17,7 +17,7 @@ def make(i: int, **changes) -> Dialog:
         request_id=request_id,
         type="text",
         body=f"질문 {i}",
-        msg=f"Answer {i}, with \"quotes\", commas\nand a newline",
+        msg=f'Answer {i}, with "quotes", commas\nand a newline',
         mode=("normal", "translation")[i % 2],
         model_id="m",
         input_tokens=10,
@@ -62,9 +62,8 @@ def test_an_empty_frame_has_the_columns() -> None:
 def test_filters_combine() -> None:
     built = frame()
     assert len(analytics.apply_filters(built, analytics.Filters())) == 6
-    assert set(analytics.apply_filters(built, analytics.Filters(modes=["translation"]))["mode"]) == {
-        "translation"
-    }
+    translations = analytics.apply_filters(built, analytics.Filters(modes=["translation"]))
+    assert set(translations["mode"]) == {"translation"}
     errors = analytics.apply_filters(built, analytics.Filters(statuses=["error"]))
     assert list(errors["body"]) == ["질문 0", "질문 3"]
     both = analytics.Filters(statuses=["complete"], users=["user1"], text="ANSWER 5")

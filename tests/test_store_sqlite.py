@@ -1,6 +1,5 @@
 import sqlite3
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,7 +76,7 @@ def test_reads_are_per_user_in_time_order_within_the_range(store: SqliteStore) -
 
 def test_rows_of_the_original_system_are_read_by_their_time(store: SqliteStore) -> None:
     old = dialog(at=NOW)
-    legacy = replace(old, request_time="2026-11-25 09:00:00", mode=None)
+    legacy = old._replace(request_time="2026-11-25 09:00:00", mode=None)
     store.put(legacy)
     since = NOW - timedelta(hours=1)  # 08:30 the same day: the legacy row is inside
     assert store.user_dialogs("alice", since) == [legacy]

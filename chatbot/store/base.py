@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cached_property
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class Status(StrEnum):
@@ -68,9 +67,12 @@ def key_bound(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d")
 
 
-@dataclass(frozen=True)
-class Dialog:
-    """One question and its answer: one DynamoDB item or one SQLite row."""
+class Dialog(NamedTuple):
+    """One question and its answer: one DynamoDB item or one SQLite row.
+
+    A named tuple rather than a dataclass: the History page builds 100,000 of them, and a
+    tuple is built several times faster and goes into a DataFrame as it is.
+    """
 
     user_id: str
     request_time: str
@@ -88,17 +90,17 @@ class Dialog:
     feedback: str | None = None
     session_id: str | None = None
 
-    @cached_property
+    @property
     def created(self) -> datetime:
         return parse_request_time(self.request_time)
 
     @property
     def day(self) -> str:
-        """The UTC day, the partition of the by-day index."""
-        return self.created.strftime("%Y-%m-%d")
+        """The UTC day, the partition of the by-day index: the key's date, in either format."""
+        return self.request_time[:10]
 
 
-FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Dialog))
+FIELDS: tuple[str, ...] = Dialog._fields
 
 
 @dataclass(frozen=True)

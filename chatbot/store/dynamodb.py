@@ -1,0 +1,304 @@
+"""The DynamoDB store: one item per dialog in the original system's table, readable both ways.
+
+Table: partition key ``user_id`` (S), sort key ``request_time`` (S), and the sparse global
+secondary index ``by_day`` (``day`` S, ``request_time`` S) for the analysts' date ranges.
+The "new chat" marker of a user lives in the same partition under the sort key
+``!chat-start``: ``!`` sorts before every digit, so time-range queries never see it, and it
+has no ``day``, so the index never sees it.
+
+The endpoint comes from boto3's chain (``AWS_ENDPOINT_URL_DYNAMODB``), never from here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chatbot.store.base import (
+    FIELDS,
+    Dialog,
+    ReadStats,
+    StoreError,
+    in_range,
+    key_bound,
+    time_key,
+)
+
+__all__ = [
+    "CHAT_START_KEY",
+    "CREATE_COMMAND",
+    "DAY_INDEX",
+    "DynamoStore",
+    "dynamodb_client",
+    "store_error",
+]
+
+DAY_INDEX = "by_day"
+CHAT_START_KEY = "!chat-start"
+CREATE_COMMAND = "python -m chatbot.store.create_table"
+_KEY_FIELDS = ("user_id", "request_time")
+# Fields a legacy item may lack although Dialog requires them: read as empty, not a crash.
+_REQUIRED_TEXT = ("request_id", "type", "body", "msg")
+_BATCH_SIZE = 25  # BatchWriteItem's limit
+_UNPROCESSED_ATTEMPTS = 8
+_UNPROCESSED_BASE_DELAY_S = 0.05
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def dynamodb_client(region: str | None = None) -> Any:
+    """A low-level ``dynamodb`` client; region and endpoint from boto3's chain unless given.
+
+    Adaptive retries: throttled writes back off and retry inside botocore.
+    """
+    config = Config(
+        retries={"mode": "adaptive", "max_attempts": 10},
+        connect_timeout=5,
+        read_timeout=20,
+        user_agent_extra="bedrock-stream-chatbot",
+    )
+    # A session per client: boto3's default session is not safe to build clients from
+    # several threads at once.
+    return boto3.session.Session().client("dynamodb", region_name=region, config=config)
+
+
+def store_error(error: Exception, table: str, action: str) -> StoreError:
+    """A StoreError naming the table and what to do; AWS messages carry no secrets."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        code = info.get("Code", "ClientError")
+        message = info.get("Message", "")
+        operation = error.operation_name
+        # AWS says ValidationException for a missing index, moto ResourceNotFoundException.
+        if code in ("ValidationException", "ResourceNotFoundException") and DAY_INDEX in message:
+            return StoreError(
+                f"DynamoDB table {table!r} has no {DAY_INDEX!r} index ({action}): add it with "
+                f"`{CREATE_COMMAND} --table {table}`"
+            )
+        if code == "ResourceNotFoundException":
+            return StoreError(
+                f"DynamoDB table {table!r} does not exist ({action}): create it with "
+                f"`{CREATE_COMMAND} --table {table}`"
+            )
+        if code == "AccessDeniedException":
+            where = f"table {table!r}"
+            if operation == "Query":  # browsing all users reads the index, a resource of its own
+                where += f" (and its index {table}/index/{DAY_INDEX} to browse)"
+            return StoreError(
+                f"DynamoDB access denied ({action}): the credentials lack the "
+                f"dynamodb:{operation} permission on {where}. AWS said: {message}"
+            )
+        return StoreError(f"DynamoDB table {table!r}: {action} failed: {code}: {message}")
+    return StoreError(f"DynamoDB table {table!r}: {action} failed: {error}")
+
+
+def _serialize(dialog: Dialog) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    for name in FIELDS:
+        value = getattr(dialog, name)
+        if value is None:
+            continue  # absent, not NULL: the original's items have no such attributes either
+        item[name] = _serializer.serialize(str(value) if isinstance(value, str) else value)
+    item["day"] = {"S": dialog.day}
+    return item
+
+
+def _deserialize(item: dict[str, Any]) -> Dialog:
+    values: dict[str, Any] = {}
+    for name in FIELDS:
+        if name in item:
+            value = _deserializer.deserialize(item[name])
+            values[name] = int(value) if isinstance(value, Decimal) else value
+    for name in _REQUIRED_TEXT:
+        values.setdefault(name, "")
+    return Dialog(**values)  # a missing status is the Dialog default: complete
+
+
+def _days(since: datetime, until: datetime) -> list[str]:
+    """The UTC days that overlap ``[since, until)``."""
+    if until <= since:
+        return []
+    first: date = since.astimezone(UTC).date()
+    last: date = (until - timedelta(microseconds=1)).astimezone(UTC).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+class DynamoStore:
+    """Dialogs in a DynamoDB table. boto3 clients are thread-safe: one serves every session."""
+
+    def __init__(
+        self, table_name: str, *, region: str | None = None, client: Any | None = None
+    ) -> None:
+        self.table_name = table_name
+        try:
+            self.client = client if client is not None else dynamodb_client(region)
+        except BotoCoreError as error:  # e.g. no region configured
+            raise store_error(error, table_name, "building the client") from error
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (ClientError, BotoCoreError) as error:
+            raise store_error(error, self.table_name, action) from error
+
+    def _pages(self, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+        """The items of every page of a Query: LastEvaluatedKey is followed, never dropped."""
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(TableName=self.table_name, **kwargs):
+            yield page.get("Items", [])
+
+    def put(self, dialog: Dialog) -> None:
+        with self._errors("writing a dialog"):
+            self.client.put_item(TableName=self.table_name, Item=_serialize(dialog))
+
+    def user_dialogs(
+        self, user_id: str, since: datetime, until: datetime | None = None
+    ) -> list[Dialog]:
+        key = "#u = :u AND #t >= :lo"
+        values = {":u": {"S": user_id}, ":lo": {"S": key_bound(since)}}
+        if until is not None:
+            key = "#u = :u AND #t BETWEEN :lo AND :hi"
+            values[":hi"] = {"S": key_bound(until + timedelta(days=1))}
+        dialogs: list[Dialog] = []
+        with self._errors("reading a user's dialogs"):
+            for items in self._pages(
+                KeyConditionExpression=key,
+                ExpressionAttributeNames={"#u": "user_id", "#t": "request_time"},
+                ExpressionAttributeValues=values,
+                ConsistentRead=True,  # a reload must see the turn just written
+            ):
+                dialogs.extend(_deserialize(item) for item in items)
+        # The key range is by day; old-format keys sort differently within a day.
+        since_key, until_key = time_key(since), until and time_key(until)
+        return [d for d in dialogs if in_range(d.request_time, since_key, until_key)]
+
+    def browse(
+        self, since: datetime, until: datetime, user_id: str | None = None
+    ) -> tuple[list[Dialog], ReadStats]:
+        dialogs: list[Dialog] = []
+        pages = 0
+        with self._errors("browsing dialogs"):
+            if user_id is not None:
+                queries = [
+                    dict(
+                        KeyConditionExpression="#u = :u AND #t BETWEEN :lo AND :hi",
+                        ExpressionAttributeNames={"#u": "user_id", "#t": "request_time"},
+                        ExpressionAttributeValues={
+                            ":u": {"S": user_id},
+                            ":lo": {"S": key_bound(since)},
+                            ":hi": {"S": key_bound(until + timedelta(days=1))},
+                        },
+                    )
+                ]
+            else:
+                # One Query per day on the sparse index: cost follows the range, not the table.
+                queries = [
+                    dict(
+                        IndexName=DAY_INDEX,
+                        KeyConditionExpression="#d = :d",
+                        ExpressionAttributeNames={"#d": "day"},
+                        ExpressionAttributeValues={":d": {"S": day}},
+                    )
+                    for day in _days(since, until)
+                ]
+            for query in queries:
+                for items in self._pages(**query):
+                    pages += 1
+                    dialogs.extend(_deserialize(item) for item in items)
+        since_key, until_key = time_key(since), time_key(until)
+        dialogs = [d for d in dialogs if in_range(d.request_time, since_key, until_key)]
+        dialogs.sort(key=lambda d: (d.request_time, d.user_id))
+        return dialogs, ReadStats(items=len(dialogs), pages=pages)
+
+    def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
+        if feedback is None:
+            update, values = "REMOVE #f", None
+        else:
+            update, values = "SET #f = :f", {":f": {"S": feedback}}
+        extra: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"user_id": {"S": user_id}, "request_time": {"S": request_time}},
+                UpdateExpression=update,
+                # UpdateItem upserts: without this a stale rating would create a stub item.
+                ConditionExpression="attribute_exists(#u)",
+                ExpressionAttributeNames={"#f": "feedback", "#u": "user_id"},
+                **extra,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StoreError(
+                    f"DynamoDB table {self.table_name!r}: no dialog of this user at "
+                    f"{request_time!r} to rate"
+                ) from error
+            raise store_error(error, self.table_name, "recording feedback") from error
+        except BotoCoreError as error:
+            raise store_error(error, self.table_name, "recording feedback") from error
+
+    def set_chat_start(self, user_id: str, at: datetime) -> None:
+        with self._errors("recording a new chat"):
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "user_id": {"S": user_id},
+                    "request_time": {"S": CHAT_START_KEY},
+                    "started_at": {"S": at.astimezone(UTC).isoformat()},
+                },
+            )
+
+    def chat_start(self, user_id: str) -> datetime | None:
+        with self._errors("reading the chat start"):
+            reply = self.client.get_item(
+                TableName=self.table_name,
+                Key={"user_id": {"S": user_id}, "request_time": {"S": CHAT_START_KEY}},
+                ConsistentRead=True,
+            )
+        started = reply.get("Item", {}).get("started_at", {}).get("S")
+        return datetime.fromisoformat(started) if started else None
+
+    def delete_user(self, user_id: str) -> int:
+        keys: list[dict[str, Any]] = []
+        with self._errors("listing a user's items to delete"):
+            for items in self._pages(
+                KeyConditionExpression="#u = :u",
+                ProjectionExpression="#u, #t",
+                ExpressionAttributeNames={"#u": "user_id", "#t": "request_time"},
+                ExpressionAttributeValues={":u": {"S": user_id}},
+                ConsistentRead=True,
+            ):
+                keys.extend({name: item[name] for name in _KEY_FIELDS} for item in items)
+        with self._errors("deleting a user's items"):
+            for start in range(0, len(keys), _BATCH_SIZE):
+                self._delete_batch(keys[start : start + _BATCH_SIZE])
+        return sum(1 for key in keys if key["request_time"]["S"] != CHAT_START_KEY)
+
+    def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
+        """Delete up to 25 items, re-sending what DynamoDB left unprocessed until none remain."""
+        requests: dict[str, list[dict[str, Any]]] = {
+            self.table_name: [{"DeleteRequest": {"Key": key}} for key in keys]
+        }
+        for attempt in range(_UNPROCESSED_ATTEMPTS):
+            if attempt:
+                # Unprocessed items are capacity pushback that botocore does not retry.
+                time.sleep(min(_UNPROCESSED_BASE_DELAY_S * 2**attempt, 5.0))
+            reply = self.client.batch_write_item(RequestItems=requests)
+            requests = reply.get("UnprocessedItems") or {}
+            if not requests:
+                return
+        left = sum(len(batch) for batch in requests.values())
+        raise StoreError(
+            f"DynamoDB table {self.table_name!r}: {left} deletes still unprocessed after "
+            f"{_UNPROCESSED_ATTEMPTS} attempts; the table is throttling, try again later"
+        )

@@ -1,0 +1,313 @@
+"""The contract every store backend keeps, run against SQLite and against DynamoDB (moto's
+server on loopback, reached by real boto3 over HTTP)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chatbot.store.base import (
+    Dialog,
+    DialogStore,
+    Status,
+    format_request_time,
+    new_request_id,
+)
+from chatbot.store.create_table import create_table
+from chatbot.store.dynamodb import DynamoStore
+from chatbot.store.sqlite import SqliteStore
+from loopback.dynamodb import MotoDynamo
+
+NOW = datetime(2026, 11, 25, 9, 30, 15, 123000, tzinfo=UTC)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def dialog(user: str = "alice", at: datetime = NOW, **changes: object) -> Dialog:
+    request_id = new_request_id()
+    values: dict[str, object] = dict(
+        user_id=user,
+        request_time=format_request_time(at, request_id),
+        request_id=request_id,
+        type="text",
+        body="서울 지하철 요금은? 🚇",
+        msg="1,400원입니다.\n<b>not html</b>",
+        mode="normal",
+        model_id="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        input_tokens=12,
+        output_tokens=34,
+        ttft_ms=300,
+        latency_ms=2300,
+        status="complete",
+        session_id="s1",
+    )
+    values.update(changes)
+    return Dialog(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def moto_dynamo() -> Iterator[MotoDynamo]:
+    with MotoDynamo() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> DialogStore:
+    if request.param == "sqlite":
+        return SqliteStore(tmp_path / "store.sqlite3")
+    server: MotoDynamo = request.getfixturevalue("moto_dynamo")
+    server.reset()  # keeps the server's memory small: some tests write megabytes
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    dynamo = DynamoStore(f"dialogs-{uuid.uuid4().hex[:8]}")  # endpoint and region: the env
+    assert create_table(dynamo.client, dynamo.table_name)
+    return dynamo
+
+
+def put_legacy(store: DialogStore, written: Dialog) -> None:
+    """Write a dialog the way the original system did: only its six attributes."""
+    if isinstance(store, DynamoStore):
+        store.client.put_item(
+            TableName=store.table_name,
+            Item={
+                name: {"S": getattr(written, name)}
+                for name in ("user_id", "request_time", "request_id", "type", "body", "msg")
+            },
+        )
+    else:
+        store.put(written)
+
+
+def test_every_field_round_trips(store: DialogStore) -> None:
+    # 300 KB of UTF-8: under DynamoDB's 400 KB item limit, though Korean is 3 bytes a char.
+    unit = "한국어 질문입니다 🚇 émoji ✓ "
+    body = unit * (300_000 // len(unit.encode()))
+    assert 250_000 < len(body.encode()) < 350_000
+    written = dialog(body=body, msg="답변 " * 5000, feedback="up", status=Status.INCOMPLETE)
+    store.put(written)
+    (got,) = store.user_dialogs("alice", NOW - timedelta(seconds=1))
+    assert got == written
+    # Decimal(12) == 12, so equality alone would let DynamoDB's Decimals through.
+    counts = (got.input_tokens, got.output_tokens, got.ttft_ms, got.latency_ms)
+    assert all(type(value) is int for value in counts)
+
+
+def test_none_fields_round_trip_as_none(store: DialogStore) -> None:
+    written = dialog(
+        mode=None,
+        model_id=None,
+        input_tokens=None,
+        output_tokens=None,
+        ttft_ms=None,
+        latency_ms=None,
+        session_id=None,
+        status="error",
+        msg="",
+    )
+    store.put(written)
+    assert store.user_dialogs("alice", NOW - timedelta(seconds=1)) == [written]
+
+
+def test_writing_the_same_dialog_twice_keeps_one(store: DialogStore) -> None:
+    written = dialog()
+    store.put(written)
+    store.put(written)
+    assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [written]
+
+
+def test_reads_are_per_user_in_time_order_within_the_range(store: DialogStore) -> None:
+    times = [NOW - timedelta(days=3), NOW - timedelta(hours=1), NOW, NOW + timedelta(hours=1)]
+    for at in reversed(times):
+        store.put(dialog(at=at))
+    store.put(dialog(user="bob"))
+    got = store.user_dialogs("alice", NOW - timedelta(days=2), until=NOW + timedelta(minutes=1))
+    assert [d.created for d in got] == times[1:3]
+    everything = store.user_dialogs("alice", LONG_AGO)
+    assert [d.created for d in everything] == times
+
+
+def test_two_turns_in_the_same_millisecond_are_both_kept(store: DialogStore) -> None:
+    first, second = dialog(), dialog()
+    store.put(first)
+    store.put(second)
+    got = store.user_dialogs("alice", NOW - timedelta(days=1))
+    assert sorted(got, key=lambda d: d.request_id) == sorted(
+        [first, second], key=lambda d: d.request_id
+    )
+
+
+def test_more_than_a_megabyte_of_one_users_history_is_read_whole(store: DialogStore) -> None:
+    written = [
+        dialog(at=NOW + timedelta(seconds=i), body=f"{i:02d}" + "x" * 30_000) for i in range(40)
+    ]
+    for item in written:
+        store.put(item)
+    assert store.user_dialogs("alice", NOW - timedelta(seconds=1)) == written
+    got, stats = store.browse(NOW, NOW + timedelta(minutes=1), user_id="alice")
+    assert got == written
+    assert stats.items == 40
+    if isinstance(store, DynamoStore):  # DynamoDB returns at most 1 MB per Query page
+        assert stats.pages > 1
+    everyone, _ = store.browse(NOW, NOW + timedelta(minutes=1))
+    assert everyone == written
+
+
+def test_browsing_a_date_range_spans_users_and_days(store: DialogStore) -> None:
+    since = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    until = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+    ms = timedelta(milliseconds=1)
+    inside = [
+        dialog(user="alice", at=since),  # since is inclusive
+        dialog(user="bob", at=since + timedelta(hours=5)),
+        dialog(user="carol", at=datetime(2026, 11, 3, 0, 0, tzinfo=UTC)),  # midnight
+        dialog(user="alice", at=datetime(2026, 11, 3, 23, 59, 59, 999000, tzinfo=UTC)),
+        dialog(user="bob", at=until - ms),
+    ]
+    outside = [
+        dialog(user="alice", at=since - ms),
+        dialog(user="carol", at=until),  # until is exclusive
+        dialog(user="bob", at=datetime(2026, 11, 1, 13, 0, tzinfo=UTC)),
+        dialog(user="carol", at=datetime(2026, 11, 5, 11, 0, tzinfo=UTC)),
+    ]
+    for item in outside + inside:
+        store.put(item)
+    got, stats = store.browse(since, until)
+    assert got == inside
+    assert stats.items == len(inside) and stats.pages >= 1
+    got, _ = store.browse(since, until, user_id="bob")
+    assert got == [inside[1], inside[4]]
+    empty, _ = store.browse(until, until)
+    assert empty == []
+
+
+def test_feedback_is_recorded_and_cleared(store: DialogStore) -> None:
+    written = dialog()
+    store.put(written)
+    store.set_feedback("alice", written.request_time, "down")
+    assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [
+        written._replace(feedback="down")
+    ]
+    store.set_feedback("alice", written.request_time, None)
+    assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [written]
+
+
+def test_a_new_chat_is_remembered_and_is_not_a_dialog(store: DialogStore) -> None:
+    assert store.chat_start("alice") is None
+    written = dialog()
+    store.put(written)
+    store.set_chat_start("alice", NOW)
+    store.set_chat_start("alice", NOW + timedelta(minutes=5))
+    assert store.chat_start("alice") == NOW + timedelta(minutes=5)
+    assert store.chat_start("bob") is None
+    assert store.user_dialogs("alice", LONG_AGO) == [written]
+    assert store.browse(LONG_AGO, NOW + timedelta(days=1), user_id="alice")[0] == [written]
+    assert store.browse(NOW - timedelta(days=1), NOW + timedelta(days=1))[0] == [written]
+    assert store.delete_user("alice") == 1
+    assert store.chat_start("alice") is None
+
+
+def test_delete_user_counts_and_leaves_others_alone(store: DialogStore) -> None:
+    for i in range(3):
+        store.put(dialog(user="alice", at=NOW + timedelta(minutes=i)))
+    kept = dialog(user="bob")
+    store.put(kept)
+    store.set_chat_start("bob", NOW)
+    assert store.delete_user("alice") == 3
+    assert store.user_dialogs("alice", LONG_AGO) == []
+    assert store.user_dialogs("bob", LONG_AGO) == [kept]
+    assert store.chat_start("bob") == NOW
+    assert store.delete_user("alice") == 0
+    assert store.delete_user("nobody") == 0
+
+
+def test_dialogs_of_the_original_system_are_read_by_their_time(store: DialogStore) -> None:
+    legacy = dialog(at=datetime(2023, 12, 5, 18, 26, tzinfo=UTC))._replace(
+        request_time="2023-12-05 18:26:00",
+        mode=None,
+        model_id=None,
+        input_tokens=None,
+        output_tokens=None,
+        ttft_ms=None,
+        latency_ms=None,
+        session_id=None,
+    )
+    put_legacy(store, legacy)
+    got = store.user_dialogs("alice", datetime(2023, 12, 5, 18, 0, tzinfo=UTC))
+    assert got == [legacy]
+    assert got[0].status == Status.COMPLETE and got[0].mode is None
+    assert store.user_dialogs("alice", datetime(2023, 12, 5, 18, 27, tzinfo=UTC)) == []
+    since, until = datetime(2023, 12, 5, tzinfo=UTC), datetime(2023, 12, 6, tzinfo=UTC)
+    assert store.browse(since, until, user_id="alice")[0] == [legacy]
+
+
+_text = st.text(max_size=200)
+_tokens = st.none() | st.integers(min_value=0, max_value=10**12)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    at=st.datetimes(
+        min_value=datetime(2001, 1, 1),
+        max_value=datetime(2099, 12, 31),
+        timezones=st.just(UTC),
+    ),
+    body=_text,
+    msg=_text,
+    kind=st.sampled_from(["text", "document"]),
+    mode=st.none() | st.sampled_from(["normal", "translate", "summary"]),
+    model_id=st.none() | st.text(min_size=1, max_size=40),
+    input_tokens=_tokens,
+    output_tokens=_tokens,
+    ttft_ms=_tokens,
+    latency_ms=_tokens,
+    status=st.sampled_from(list(Status)),
+    feedback=st.none() | st.sampled_from(["up", "down"]),
+    session_id=st.none() | st.uuids().map(str),
+)
+def test_any_dialog_round_trips(
+    store: DialogStore,
+    at: datetime,
+    body: str,
+    msg: str,
+    kind: str,
+    mode: str | None,
+    model_id: str | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    ttft_ms: int | None,
+    latency_ms: int | None,
+    status: Status,
+    feedback: str | None,
+    session_id: str | None,
+) -> None:
+    # The store outlives the examples: a user of its own per example keeps them apart.
+    user = f"user-{uuid.uuid4().hex}"
+    written = dialog(
+        user=user,
+        at=at,
+        body=body,
+        msg=msg,
+        type=kind,
+        mode=mode,
+        model_id=model_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        ttft_ms=ttft_ms,
+        latency_ms=latency_ms,
+        status=status,
+        feedback=feedback,
+        session_id=session_id,
+    )
+    store.put(written)
+    assert store.user_dialogs(user, written.created) == [written]

@@ -1,0 +1,295 @@
+"""What only the DynamoDB store has: its item layout, its table command, its error messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from chatbot.config import Settings
+from chatbot.store import dynamodb as dynamodb_module
+from chatbot.store import open_store
+from chatbot.store.base import Dialog, StoreError, format_request_time, new_request_id
+from chatbot.store.create_table import backfill_day, create_table, main
+from chatbot.store.dynamodb import CHAT_START_KEY, DAY_INDEX, DynamoStore, dynamodb_client
+from loopback.dynamodb import MotoDynamo
+
+NOW = datetime(2026, 11, 25, 9, 30, 15, 123000, tzinfo=UTC)
+SECRET = "wJalrXUtnFEMI-this-must-never-be-printed"
+
+
+def dialog(user: str = "alice", at: datetime = NOW, **changes: Any) -> Dialog:
+    request_id = new_request_id()
+    values: dict[str, Any] = dict(
+        user_id=user,
+        request_time=format_request_time(at, request_id),
+        request_id=request_id,
+        type="text",
+        body="질문",
+        msg="답변",
+        mode="normal",
+        input_tokens=12,
+        output_tokens=34,
+        ttft_ms=300,
+        latency_ms=2300,
+    )
+    values.update(changes)
+    return Dialog(**values)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[MotoDynamo]:
+    with MotoDynamo() as running:
+        yield running
+
+
+@pytest.fixture
+def moto(server: MotoDynamo, monkeypatch: pytest.MonkeyPatch) -> MotoDynamo:
+    server.reset()
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # moto accepts any secret
+    return server
+
+
+@pytest.fixture
+def client(moto: MotoDynamo) -> Any:
+    return dynamodb_client()
+
+
+@pytest.fixture
+def store(client: Any) -> DynamoStore:
+    name = f"dialogs-{uuid.uuid4().hex[:8]}"
+    create_table(client, name)
+    return DynamoStore(name)
+
+
+def raw_item(store: DynamoStore, written: Dialog) -> dict[str, Any]:
+    return store.client.get_item(
+        TableName=store.table_name,
+        Key={"user_id": {"S": written.user_id}, "request_time": {"S": written.request_time}},
+    )["Item"]
+
+
+def legacy_table(client: Any, name: str, billing: str) -> None:
+    """The original system's table: the two keys, no index."""
+    capacity: dict[str, Any] = (
+        {"BillingMode": "PAY_PER_REQUEST"}
+        if billing == "PAY_PER_REQUEST"
+        else {"ProvisionedThroughput": {"ReadCapacityUnits": 3, "WriteCapacityUnits": 4}}
+    )
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "user_id", "KeyType": "HASH"},
+            {"AttributeName": "request_time", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "user_id", "AttributeType": "S"},
+            {"AttributeName": "request_time", "AttributeType": "S"},
+        ],
+        **capacity,
+    )
+
+
+def put_legacy(client: Any, table: str, user: str, request_time: str) -> None:
+    item = dict(user_id=user, request_time=request_time, request_id="r", type="text")
+    item.update(body="옛 질문", msg="옛 답변")
+    client.put_item(TableName=table, Item={k: {"S": v} for k, v in item.items()})
+
+
+def test_numbers_are_numbers_and_none_fields_are_absent(store: DynamoStore) -> None:
+    written = dialog(model_id=None, session_id=None, feedback=None)
+    store.put(written)
+    item = raw_item(store, written)
+    assert item["input_tokens"] == {"N": "12"} and item["latency_ms"] == {"N": "2300"}
+    assert item["day"] == {"S": "2026-11-25"}
+    assert item["status"] == {"S": "complete"}
+    assert not {"model_id", "session_id", "feedback"} & item.keys()
+    assert all("NULL" not in value for value in item.values())
+
+
+def test_the_client_retries_adaptively_and_takes_its_endpoint_from_the_env(
+    store: DynamoStore, moto: MotoDynamo
+) -> None:
+    assert store.client.meta.config.retries["mode"] == "adaptive"
+    assert store.client.meta.config.retries["total_max_attempts"] == 11  # 1 + 10 retries
+    assert store.client.meta.endpoint_url == moto.url
+    assert store.client.meta.region_name == "us-east-1"
+
+
+def test_create_table_makes_the_day_index_and_is_idempotent(client: Any) -> None:
+    assert create_table(client, "chat") is True
+    table = client.describe_table(TableName="chat")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [
+        ("user_id", "HASH"),
+        ("request_time", "RANGE"),
+    ]
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == DAY_INDEX
+    assert [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] == [
+        ("day", "HASH"),
+        ("request_time", "RANGE"),
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert create_table(client, "chat") is False
+
+
+@pytest.mark.parametrize("billing", ["PAY_PER_REQUEST", "PROVISIONED"])
+def test_a_legacy_table_gets_the_index_and_its_items_a_day(client: Any, billing: str) -> None:
+    legacy_table(client, "legacy", billing)
+    put_legacy(client, "legacy", "alice", "2023-12-05 18:26:00")
+    put_legacy(client, "legacy", "bob", "2023-12-06 09:00:00")
+    store = DynamoStore("legacy")
+    store.set_chat_start("alice", NOW)
+    since, until = datetime(2023, 12, 5, tzinfo=UTC), datetime(2023, 12, 7, tzinfo=UTC)
+    with pytest.raises(StoreError, match=r"has no 'by_day' index.*create_table --table legacy"):
+        store.browse(since, until)
+
+    assert create_table(client, "legacy", index_delay=0.01) is False
+    indexes = client.describe_table(TableName="legacy")["Table"]["GlobalSecondaryIndexes"]
+    assert [i["IndexName"] for i in indexes] == [DAY_INDEX]
+    assert store.browse(since, until)[0] == []  # the index is sparse: no day, not listed
+
+    assert backfill_day(client, "legacy") == 2
+    got, _ = store.browse(since, until)
+    assert [(d.user_id, d.request_time, d.status) for d in got] == [
+        ("alice", "2023-12-05 18:26:00", "complete"),
+        ("bob", "2023-12-06 09:00:00", "complete"),
+    ]
+    marker = client.get_item(
+        TableName="legacy",
+        Key={"user_id": {"S": "alice"}, "request_time": {"S": CHAT_START_KEY}},
+    )["Item"]
+    assert "day" not in marker
+    assert backfill_day(client, "legacy") == 0
+
+
+def test_a_missing_table_names_the_create_command(moto: MotoDynamo) -> None:
+    store = DynamoStore("nowhere")
+    for call in (
+        lambda: store.put(dialog()),
+        lambda: store.user_dialogs("alice", NOW),
+        lambda: store.browse(NOW, NOW + timedelta(days=1)),
+        lambda: store.chat_start("alice"),
+        lambda: store.delete_user("alice"),
+    ):
+        with pytest.raises(StoreError) as caught:
+            call()
+        message = str(caught.value)
+        assert "'nowhere' does not exist" in message
+        assert "python -m chatbot.store.create_table --table nowhere" in message
+        assert isinstance(caught.value.__cause__, ClientError)
+        assert SECRET not in message and "testing" not in message
+
+
+def test_no_region_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="'chat'"):
+        DynamoStore("chat")
+
+
+def test_open_store_uses_the_aws_region_not_bedrocks(
+    moto: MotoDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    store = open_store(Settings(chat_history_table="chat", bedrock_region="us-west-2"))
+    assert isinstance(store, DynamoStore)
+    assert store.table_name == "chat" and store.client.meta.region_name == "eu-west-1"
+
+
+def test_delete_user_deletes_more_than_one_batch(store: DynamoStore) -> None:
+    for i in range(60):
+        store.put(dialog(at=NOW + timedelta(seconds=i)))
+    store.put(dialog(user="bob"))
+    store.set_chat_start("alice", NOW)
+    assert store.delete_user("alice") == 60
+    assert store.user_dialogs("alice", NOW - timedelta(days=1)) == []
+    assert store.chat_start("alice") is None
+    assert len(store.user_dialogs("bob", NOW - timedelta(days=1))) == 1
+
+
+def test_feedback_on_a_missing_dialog_creates_nothing(store: DynamoStore) -> None:
+    with pytest.raises(StoreError, match="no dialog"):
+        store.set_feedback("alice", "2026-11-25T09:30:15.123Z#deadbeef", "up")
+    reply = store.client.scan(TableName=store.table_name)
+    assert reply["Count"] == 0
+
+
+# Stubbed clients: replies moto cannot be asked for (throttling, access denied).
+
+
+def stubbed(moto: MotoDynamo) -> tuple[DynamoStore, Stubber]:
+    client = dynamodb_client()
+    return DynamoStore("chat", client=client), Stubber(client)
+
+
+def test_access_denied_names_the_missing_permission(moto: MotoDynamo) -> None:
+    store, stub = stubbed(moto)
+    stub.add_client_error(
+        "query",
+        service_error_code="AccessDeniedException",
+        service_message="User: arn:aws:iam::123456789012:user/app is not authorized",
+        http_status_code=400,
+    )
+    with stub, pytest.raises(StoreError) as caught:
+        store.user_dialogs("alice", NOW)
+    assert "dynamodb:Query permission on table 'chat'" in str(caught.value)
+    assert isinstance(caught.value.__cause__, ClientError)
+
+
+def test_unprocessed_deletes_are_sent_again_until_none_remain(
+    moto: MotoDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dynamodb_module, "_UNPROCESSED_BASE_DELAY_S", 0.0)
+    store, stub = stubbed(moto)
+    keys = [
+        {"user_id": {"S": "alice"}, "request_time": {"S": f"2026-11-25T00:00:{i:02d}.000Z#x"}}
+        for i in range(3)
+    ]
+    stub.add_response("query", {"Items": keys, "Count": 3, "ScannedCount": 3})
+    left = {"chat": [{"DeleteRequest": {"Key": keys[2]}}]}
+    stub.add_response("batch_write_item", {"UnprocessedItems": left})
+    stub.add_response(
+        "batch_write_item", {"UnprocessedItems": {}}, expected_params={"RequestItems": left}
+    )
+    with stub:
+        assert store.delete_user("alice") == 3
+    stub.assert_no_pending_responses()
+
+
+def test_deletes_left_unprocessed_too_long_are_a_store_error(
+    moto: MotoDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dynamodb_module, "_UNPROCESSED_BASE_DELAY_S", 0.0)
+    store, stub = stubbed(moto)
+    key = {"user_id": {"S": "alice"}, "request_time": {"S": "2026-11-25T00:00:00.000Z#x"}}
+    stub.add_response("query", {"Items": [key], "Count": 1, "ScannedCount": 1})
+    left = {"chat": [{"DeleteRequest": {"Key": key}}]}
+    for _ in range(dynamodb_module._UNPROCESSED_ATTEMPTS):
+        stub.add_response("batch_write_item", {"UnprocessedItems": left})
+    with stub, pytest.raises(StoreError, match="1 deletes still unprocessed"):
+        store.delete_user("alice")
+
+
+def test_the_command_creates_then_reports_and_backfills(
+    client: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_HISTORY_TABLE", "from-env")
+    assert main([]) == 0
+    assert "created table 'from-env'" in capsys.readouterr().out
+    put_legacy(client, "from-env", "alice", "2023-12-05 18:26:00")
+    assert main(["--table", "from-env", "--backfill-day"]) == 0
+    out = capsys.readouterr().out
+    assert "exists with index 'by_day'" in out and "set day on 1 items" in out
+
+
+def test_the_command_needs_a_table(moto: MotoDynamo) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([])
+    assert caught.value.code == 2
