@@ -1,16 +1,24 @@
-"""Entry point: page config and navigation over the pages."""
+"""Entry point: page config, the sign-in gate, and navigation over the pages a user may see."""
 
 import streamlit as st
 
-from chatbot import resources
+from chatbot import auth, resources
+from chatbot.config import ConfigError
 from chatbot.i18n import t
 
 lang = resources.language()
 st.set_page_config(page_title=t("app_title", lang), page_icon="💬", layout="centered")
-page = st.navigation(
-    [
-        st.Page("pages/chat.py", title=t("chat_page", lang), icon="💬", default=True),
-        st.Page("pages/history.py", title=t("history_page", lang), icon="🗂️"),
-    ]
-)
-page.run()
+try:
+    settings = resources.settings()
+except ConfigError as error:
+    st.error(t("config_error", lang, detail=error))
+    st.stop()
+
+identity = auth.identify(settings, resources.secrets(), lang)
+if identity is None:
+    st.stop()
+
+pages = [st.Page("pages/chat.py", title=t("chat_page", lang), icon="💬", default=True)]
+if identity.analyst:  # not listed means not reachable by URL either
+    pages.append(st.Page("pages/history.py", title=t("history_page", lang), icon="🗂️"))
+st.navigation(pages).run()

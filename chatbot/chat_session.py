@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 from langchain_core.messages import BaseMessage
 
+from chatbot.access import UserHistory
 from chatbot.errors import error_code
 from chatbot.memory import replayed_messages
-from chatbot.store import Dialog, DialogStore
+from chatbot.store import Dialog
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 class ChatSession:
     """The chat of the signed-in (or locally named) user in this browser session."""
 
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, history: UserHistory) -> None:
+        user_id = history.user_id
         state = st.session_state
         if state.get("chat_user") != user_id:
             # Another user in the same browser tab: nothing of the previous one may remain.
@@ -36,7 +38,7 @@ class ChatSession:
             state.chat_session_id = str(uuid.uuid4())
             state.chat_replayed = None
             state.chat_memory = []
-        self.user_id = user_id
+        self.history = history
 
     @property
     def memory(self) -> list[BaseMessage]:
@@ -61,16 +63,16 @@ class ChatSession:
         """How many replayed dialogs are on screen (0 after a clear or a failed replay)."""
         return st.session_state.chat_replayed or 0
 
-    def replay(self, store: DialogStore, days: int) -> bool:
+    def replay(self, days: int) -> bool:
         """Load recent dialogs once per session; False if the store could not be read."""
         if st.session_state.chat_replayed is not None:
             return True
         since = datetime.now(UTC) - timedelta(days=days)
         try:
-            started = store.chat_start(self.user_id)
+            started = self.history.chat_start()
             if started is not None:
                 since = max(since, started)
-            dialogs = store.user_dialogs(self.user_id, since) if days else []
+            dialogs = self.history.recent(since) if days else []
         except Exception as error:  # the chat still works without its past
             log.warning("replaying history failed: %s", error_code(error))
             st.session_state.chat_replayed = 0
@@ -93,14 +95,14 @@ class ChatSession:
         st.session_state.chat_session_id = str(uuid.uuid4())
         st.session_state.chat_replayed = 0
 
-    def new_chat(self, store: DialogStore) -> bool:
+    def new_chat(self) -> bool:
         """Clear the screen and the memory, and remember it so a reload does not undo it.
 
         Returns False if the store could not record the new start.
         """
         self.clear()
         try:
-            store.set_chat_start(self.user_id, datetime.now(UTC))
+            self.history.set_chat_start(datetime.now(UTC))
         except Exception as error:
             log.warning("recording a new chat failed: %s", error_code(error))
             return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -37,9 +36,11 @@ class Settings:
     bedrock_region: str | None = None  # None: boto3's chain (AWS_REGION, profile, ...)
     chat_history_table: str | None = None  # DynamoDB when set
     chat_history_db: str = "data/chat_history.sqlite3"
+    chat_outbox_db: str = "data/outbox.sqlite3"  # turns waiting for the store to come back
     chat_window_k: int = 10
     chat_history_days: int = 2
     analysts: tuple[str, ...] = ()
+    allow_local_mode: bool = True  # False: without [auth] in secrets, the app refuses to run
     chat_max_input_chars: int = 8000
 
     @classmethod
@@ -73,9 +74,9 @@ class Settings:
         """The configured model first, then the other known choices."""
         return tuple(dict.fromkeys((self.bedrock_model_id, *MODEL_CHOICES)))
 
-    @property
-    def history_db_path(self) -> Path:
-        return Path(self.chat_history_db).expanduser()
+    def is_analyst(self, user_id: str) -> bool:
+        """Whether a signed-in identity is in ANALYSTS (e-mail case does not matter)."""
+        return user_id.casefold() in {analyst.casefold() for analyst in self.analysts}
 
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:

@@ -6,11 +6,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, BaseMessageChunk, HumanMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
+from chatbot.access import AccessDenied
 from chatbot.documents import summarize
 from chatbot.errors import error_code
 from chatbot.language import is_korean
@@ -18,14 +21,26 @@ from chatbot.memory import exchange, window
 from chatbot.modes import SUMMARY, Mode
 from chatbot.store.base import (
     Dialog,
-    DialogStore,
     DialogType,
     Status,
     format_request_time,
     new_request_id,
 )
+from chatbot.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
+
+
+class DialogWriter(Protocol):
+    def put(self, dialog: Dialog) -> None: ...
+
+
+class Saved(StrEnum):
+    """Where a finished turn's dialog went."""
+
+    STORED = "stored"
+    QUEUED = "queued"  # the store failed; the outbox writes it when the store is back
+    LOST = "lost"  # the store and the outbox both failed: the user is told
 
 ChunkSource = Callable[[], Iterable[BaseMessageChunk]]
 
@@ -75,7 +90,7 @@ class Turn:
         self.ttft_ms: int | None = None
         self.latency_ms: int | None = None
         self.error: Exception | None = None
-        self.save_error: Exception | None = None
+        self.saved: Saved | None = None
         self.dialog: Dialog | None = None
         self._source = source
         self._clock = clock
@@ -118,8 +133,13 @@ class Turn:
         """The answer as shown and stored, after the mode's post-processing."""
         return self.mode.postprocess(self.raw)
 
-    def finish(self, store: DialogStore, memory: list[BaseMessage]) -> Dialog:
-        """Store the turn and feed the memory, once; later calls return the same dialog."""
+    def finish(
+        self, store: DialogWriter, memory: list[BaseMessage], outbox: Outbox | None = None
+    ) -> Dialog:
+        """Store the turn and feed the memory, once; later calls return the same dialog.
+
+        A failed write puts the dialog in ``outbox``; ``saved`` says which happened.
+        """
         if self.dialog is not None:
             return self.dialog
         usage = self.usage or {}
@@ -143,10 +163,23 @@ class Turn:
             memory.extend(exchange(self.question, self.dialog.msg))
         try:
             store.put(self.dialog)
-        except Exception as error:  # the answer is on screen already; report, don't lose it
-            self.save_error = error
-            log.error("storing dialog %s failed: %s", self.request_id, error_code(error))
+            self.saved = Saved.STORED
+        except AccessDenied:
+            raise  # a bug, not an outage: never queue another user's dialog
+        except Exception as error:  # the answer is on screen already; keep it for later
+            log.warning("storing dialog %s failed: %s", self.request_id, error_code(error))
+            self.saved = self._queue(outbox)
         return self.dialog
+
+    def _queue(self, outbox: Outbox | None) -> Saved:
+        if outbox is None or self.dialog is None:
+            return Saved.LOST
+        try:
+            outbox.add(self.dialog)
+        except Exception as error:
+            log.error("queueing dialog %s failed: %s", self.request_id, error_code(error))
+            return Saved.LOST
+        return Saved.QUEUED
 
 
 ModelFactory = Callable[[], BaseChatModel]

@@ -43,6 +43,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "이 대화를 기록에 저장하지 못했습니다. 화면의 답변은 그대로 남아 있습니다.",
         "This dialog could not be saved to history. The answer above stays on screen.",
     ),
+    "save_queued": (
+        "기록 저장소에 지금 쓸 수 없어 이 대화를 대기열에 두었습니다. 저장소가 돌아오면 자동으로 "
+        "저장됩니다.",
+        "The history store is not taking writes right now: this dialog is queued and will be "
+        "saved automatically when the store is back.",
+    ),
+    "pending_saves": (
+        "저장 대기 중인 대화: {count}건",
+        "Dialogs waiting to be saved: {count}",
+    ),
     "history_unavailable": (
         "저장된 대화를 불러오지 못했습니다. 빈 대화로 시작합니다.",
         "Stored dialogs could not be loaded. Starting with an empty chat.",
@@ -57,6 +67,23 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Local mode: there is no sign-in. Anyone who can open this page can type any user id "
         "and see that user's dialogs. Use it only on your own machine.",
     ),
+    "local_mode_forbidden": (
+        "이 배포는 로그인이 필요하지만 로그인 설정([auth])이 없습니다. 관리자에게 문의하세요.",
+        "This deployment requires sign-in, but sign-in ([auth]) is not configured. "
+        "Please contact the administrator.",
+    ),
+    "sign_in_prompt": (
+        "대화 기록을 안전하게 보관하려면 로그인하세요.",
+        "Sign in so that your dialogs are kept safe and only yours.",
+    ),
+    "sign_in": ("로그인", "Sign in"),
+    "sign_in_with": ("{provider}(으)로 로그인", "Sign in with {provider}"),
+    "sign_in_no_identity": (
+        "로그인한 계정에 이메일이나 식별자가 없어 사용할 수 없습니다.",
+        "The signed-in account has no e-mail or subject, so it cannot be used.",
+    ),
+    "sign_out": ("로그아웃", "Sign out"),
+    "signed_in_as": ("로그인: {user}", "Signed in as {user}"),
     "user_id": ("사용자 ID", "User id"),
     "user_id_help": (
         "영문, 숫자, 한글, . _ @ - 로 1~64자",
@@ -177,6 +204,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "AWS 리전이 설정되지 않았습니다. BEDROCK_REGION 또는 AWS_REGION을 설정해 주세요.",
         "No AWS region is set. Set BEDROCK_REGION or AWS_REGION.",
     ),
+    "wrong_region": (
+        "리전 {region}에서 Bedrock을 찾을 수 없습니다. BEDROCK_REGION이 Bedrock을 제공하는 "
+        "리전(예: us-east-1, ap-northeast-2)인지 확인해 주세요.",
+        "Bedrock was not found in region {region}. Check that BEDROCK_REGION names a region "
+        "that offers Bedrock (for example us-east-1 or ap-northeast-2).",
+    ),
+    "model_not_enabled": (
+        "모델 {model}의 사용이 이 계정에서 활성화되지 않았습니다. Bedrock 콘솔의 '모델 액세스'에서 "
+        "리전 {region}에 대해 이 모델을 활성화해 주세요.",
+        "Model {model} is not enabled for this account. Enable it under 'Model access' in the "
+        "Bedrock console for region {region}.",
+    ),
     "access_denied": (
         "모델 {model}을(를) 호출할 권한이 없습니다. Bedrock 콘솔에서 이 모델의 액세스를 "
         "활성화했는지, IAM 정책이 bedrock:InvokeModelWithResponseStream을 허용하는지 확인해 "
@@ -185,15 +224,15 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Bedrock console and that your IAM policy allows bedrock:InvokeModelWithResponseStream.",
     ),
     "model_not_found": (
-        "모델 {model}을(를) 이 리전에서 찾을 수 없습니다. 모델 ID와 BEDROCK_REGION을 확인해 "
-        "주세요.",
-        "Model {model} was not found in this region. Check the model id and BEDROCK_REGION.",
+        "모델 {model}을(를) 리전 {region}에서 찾을 수 없습니다. 모델 ID와 BEDROCK_REGION을 "
+        "확인해 주세요.",
+        "Model {model} was not found in region {region}. Check the model id and BEDROCK_REGION.",
     ),
     "model_invalid": (
-        "Bedrock이 요청을 거부했습니다({code}). 모델 {model}이(가) 이 리전에서 지원되는지, "
+        "Bedrock이 요청을 거부했습니다({code}). 모델 {model}이(가) 리전 {region}에서 지원되는지, "
         "추론 프로필 ID(예: global. 또는 us. 로 시작)가 필요한지 확인해 주세요.",
-        "Bedrock rejected the request ({code}). Check that {model} is offered in this region "
-        "and whether it needs an inference profile id (starting with global. or us.).",
+        "Bedrock rejected the request ({code}). Check that {model} is offered in region "
+        "{region} and whether it needs an inference profile id (starting with global. or us.).",
     ),
     "throttled": (
         "요청이 많아 Bedrock이 잠시 호출을 제한했습니다. 잠시 후 다시 시도해 주세요.",
@@ -204,8 +243,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Bedrock could not answer right now ({code}). Please try again in a moment.",
     ),
     "unreachable": (
-        "Bedrock에 연결할 수 없습니다. 네트워크와 리전 설정을 확인해 주세요.",
-        "Bedrock cannot be reached. Check the network and the region.",
+        "Bedrock({region})에 연결할 수 없습니다. 네트워크와 리전 설정을 확인해 주세요.",
+        "Bedrock ({region}) cannot be reached. Check the network and the region.",
     ),
     "stream_failed": (
         "답변을 받는 도중 연결이 끊겼습니다. 받은 부분까지만 표시했습니다.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -14,15 +15,23 @@ MAX_TOKENS = 1024
 TEMPERATURE = 0.1
 TOP_K = 250
 
-# Adaptive mode backs off on throttling with a client-side rate limiter; the endpoint,
-# region and credentials come from boto3's standard chain.
-_RETRIES = {"mode": "adaptive", "total_max_attempts": 4}
+
+def _retries() -> dict[str, Any]:
+    """Adaptive mode backs off on throttling with a client-side rate limiter. Four attempts
+    keep a user's wait bounded; boto3's own variables still win, as they would without us."""
+    return {
+        "mode": os.environ.get("AWS_RETRY_MODE", "adaptive"),
+        "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "4")),
+    }
 
 
 def bedrock_runtime_client(region: str | None = None) -> Any:
-    """A ``bedrock-runtime`` client; raises botocore's NoRegionError without a region."""
+    """A ``bedrock-runtime`` client; raises botocore's NoRegionError without a region.
+
+    The endpoint, region and credentials come from boto3's standard chain.
+    """
     config = Config(
-        retries=_RETRIES,
+        retries=_retries(),
         connect_timeout=5,
         read_timeout=120,
         user_agent_extra="bedrock-stream-chatbot",

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
 import streamlit as st
 from langchain_aws import ChatBedrockConverse
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -19,6 +20,7 @@ from chatbot import llm
 from chatbot.config import Settings
 from chatbot.i18n import ui_language
 from chatbot.store import DialogStore, open_store
+from chatbot.store.outbox import Outbox
 
 
 def secrets() -> Mapping[str, Any]:
@@ -42,6 +44,16 @@ def language() -> str:
 @st.cache_resource(show_spinner=False)
 def dialog_store(settings: Settings) -> DialogStore:
     return open_store(settings)
+
+
+@st.cache_resource(show_spinner=False)
+def outbox(path: str) -> Outbox:
+    return Outbox(Path(path).expanduser())
+
+
+def bedrock_region(settings: Settings) -> str:
+    """The region Bedrock calls go to, for messages; "?" when none is configured."""
+    return settings.bedrock_region or boto3.session.Session().region_name or "?"
 
 
 @st.cache_resource(show_spinner=False)

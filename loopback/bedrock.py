@@ -49,7 +49,18 @@ FAULTS: dict[str, tuple[int, str, str]] = {
     "access_denied": (
         403,
         "AccessDeniedException",
+        "User: arn:aws:iam::123456789012:user/chat is not authorized to perform: "
+        "bedrock:InvokeModelWithResponseStream",
+    ),
+    "model_not_enabled": (
+        403,
+        "AccessDeniedException",
         "You don't have access to the model with the specified model ID.",
+    ),
+    "expired_token": (
+        403,
+        "ExpiredTokenException",
+        "The security token included in the request is expired",
     ),
     "model_not_found": (404, "ResourceNotFoundException", "The requested model was not found."),
     "validation": (400, "ValidationException", "The provided request is not valid."),

@@ -10,9 +10,9 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from chatbot import auth, resources
+from chatbot.access import UserHistory
 from chatbot.chat_session import ChatSession
-from chatbot.config import ConfigError
-from chatbot.conversation import Turn, chat_turn, document_turn
+from chatbot.conversation import Saved, Turn, chat_turn, document_turn
 from chatbot.documents import MAX_FILE_BYTES, SUPPORTED_EXTENSIONS, DocumentError, extract_text
 from chatbot.errors import classify, error_code
 from chatbot.i18n import language_of, t
@@ -21,22 +21,25 @@ from chatbot.modes import DEFAULT_MODE, MODES
 from chatbot.store import Dialog, DialogType, Status, StoreError
 
 lang = resources.language()
+settings = resources.settings()
+identity = auth.current()
+user_id = identity.user_id
 try:
-    settings = resources.settings()
     store = resources.dialog_store(settings)
-except (ConfigError, StoreError) as error:
+    outbox = resources.outbox(settings.chat_outbox_db)
+except StoreError as error:
     st.error(t("config_error", lang, detail=error))
     st.stop()
-user_id = auth.local_user(lang)
-if user_id is None:
-    st.stop()
+history = UserHistory(store, identity)
 
-chat = ChatSession(user_id)
-if not chat.replay(store, settings.chat_history_days):
+# Turns a failed write left behind go to the store as soon as it takes them again.
+if outbox.drain(store) and (waiting := outbox.pending(user_id)):
+    st.caption(t("pending_saves", lang, count=waiting))
+chat = ChatSession(history)
+if not chat.replay(settings.chat_history_days):
     st.warning(t("history_unavailable", lang))
 if resources.on_community_cloud() and not settings.chat_history_table:
     st.warning(t("cloud_sqlite_warning", lang))
-
 
 
 def _confirming_delete(value: bool) -> None:
@@ -51,7 +54,7 @@ def confirm_delete() -> None:
     with st.container(horizontal=True):
         if st.button(t("delete_yes", lang), type="primary", key="delete_yes"):
             try:
-                count = store.delete_user(user_id)
+                count = history.delete_all()
             except StoreError as error:
                 st.error(t("delete_failed", lang, detail=error))
                 return
@@ -80,7 +83,7 @@ with st.sidebar:
     else:
         st.caption(t("mode_no_memory", lang))
     if st.button(t("new_chat", lang), help=t("new_chat_help", lang), icon="🧹"):
-        if not chat.new_chat(store):
+        if not chat.new_chat():
             st.toast(t("history_unavailable", lang))
         st.rerun()
     st.button(
@@ -97,7 +100,7 @@ def _save_feedback(dialog: Dialog) -> None:
     choice = st.session_state[f"feedback-{dialog.request_id}"]
     value = None if choice is None else ("up" if choice else "down")
     try:
-        store.set_feedback(dialog.user_id, dialog.request_time, value)
+        history.set_feedback(dialog.request_time, value)
     except Exception:
         st.toast(t("save_failed", lang))
 
@@ -125,6 +128,8 @@ def show_dialog(dialog: Dialog, last: bool) -> None:
                     on_click=_retry,
                     args=(dialog.body, dialog.mode or DEFAULT_MODE),
                 )
+        elif notice:  # a complete answer that could not be saved yet
+            st.warning(notice, icon="💾")
         if dialog.output_tokens is not None:
             st.caption(
                 t(
@@ -162,7 +167,7 @@ def run_turn(turn: Turn, shown_question: str) -> None:
             st.write_stream(_after_typing(turn.stream(), typing))
         finally:
             # Reached on a stop too: the partial answer is saved before anything else runs.
-            dialog = turn.finish(store, chat.memory)
+            dialog = turn.finish(history, chat.memory, outbox)
             chat.add(dialog, _notice(turn, dialog))
 
 
@@ -171,11 +176,15 @@ def _notice(turn: Turn, dialog: Dialog) -> str | None:
     turn_lang = language_of(turn.question, lang)
     notices = []
     if turn.error is not None:
-        problem = classify(turn.error)
-        notices.append(t(problem, turn_lang, code=error_code(turn.error), model=turn.model_id))
+        region = resources.bedrock_region(settings)
+        problem = classify(turn.error, region)
+        code = error_code(turn.error)
+        notices.append(t(problem, turn_lang, code=code, model=turn.model_id, region=region))
     elif dialog.status == Status.STOPPED:
         notices.append(t("stopped", turn_lang))
-    if turn.save_error is not None:
+    if turn.saved == Saved.QUEUED:
+        notices.append(t("save_queued", turn_lang))
+    elif turn.saved == Saved.LOST:
         notices.append(t("save_failed", turn_lang))
     return "\n\n".join(notices) or None
 

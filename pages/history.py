@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from chatbot import analytics, resources
-from chatbot.config import ConfigError
+from chatbot import analytics, auth, resources
+from chatbot.access import AnalystHistory
 from chatbot.i18n import t
 from chatbot.modes import MODES, SUMMARY
 from chatbot.store import Status, StoreError
@@ -22,9 +22,8 @@ TABLE_TEXT_CHARS = 120  # long questions and answers are cut in the table, whole
 lang = resources.language()
 timezone = st.context.timezone or "UTC"
 try:
-    settings = resources.settings()
-    store = resources.dialog_store(settings)
-except (ConfigError, StoreError) as error:
+    history = AnalystHistory(resources.dialog_store(resources.settings()), auth.current())
+except StoreError as error:
     st.error(t("config_error", lang, detail=error))
     st.stop()
 
@@ -34,13 +33,18 @@ mode_labels = {mode.id: mode.label(lang) for mode in (*MODES.values(), SUMMARY)}
 
 with st.container(horizontal=True):
     picked = st.date_input(t("date_range", lang), value=(today - timedelta(days=6), today))
-    user_id = st.text_input(t("filter_user", lang)).strip() or None
+    user_id = st.text_input(t("filter_user", lang), key="filter_user").strip() or None
 filters = analytics.Filters(
     modes=st.multiselect(
-        t("filter_modes", lang), list(mode_labels), format_func=mode_labels.__getitem__
+        t("filter_modes", lang),
+        list(mode_labels),
+        format_func=mode_labels.__getitem__,
+        key="filter_modes",
     ),
-    statuses=st.multiselect(t("filter_statuses", lang), [s.value for s in Status]),
-    text=st.text_input(t("filter_text", lang), icon="🔎"),
+    statuses=st.multiselect(
+        t("filter_statuses", lang), [s.value for s in Status], key="filter_statuses"
+    ),
+    text=st.text_input(t("filter_text", lang), icon="🔎", key="filter_text"),
 )
 if len(picked) != 2:
     st.stop()  # the second date of the range is still being picked
@@ -54,7 +58,7 @@ def _utc(day: date) -> datetime:
 
 began = time.perf_counter()
 try:
-    dialogs, stats = store.browse(_utc(start), _utc(end + timedelta(days=1)), user_id=user_id)
+    dialogs, stats = history.browse(_utc(start), _utc(end + timedelta(days=1)), user_id=user_id)
 except StoreError as error:
     st.error(t("history_failed", lang, detail=error))
     st.stop()

@@ -2,7 +2,8 @@
 
 The property under test is the one the product exists for: the answer appears while it is
 still being generated (the original system showed nothing until the whole answer was done),
-and a reload replays the stored dialog.
+and a reload replays the stored dialog. And what the model or the user wrote is shown as text:
+HTML, event handlers and `javascript:` links in it never run, live or replayed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from loopback.bedrock import FakeBedrock, Reply
 
@@ -51,6 +52,69 @@ SCREENSHOT = Path("/tmp/e2e-chat.png")
 QUESTION = "서울을 여행하고 싶어. 무엇을 타고 여행하는것이 좋을까?"
 TOKENS = [f"token{i:02d} " for i in range(1, 31)]  # 30 distinct words, ~3 s at 0.1 s each
 FULL_ANSWER = "".join(TOKENS).strip()
+
+# Every payload below records itself in `window.__xss` (or calls `alert`) if it ever runs.
+XSS_TRIPWIRE = "window.__xss = []; window.alert = (m) => window.__xss.push('alert:' + m);"
+XSS_QUESTION = (
+    "서울 여행 코스 <img src=x onerror=\"window.__xss.push('question')\"> 추천해 줘 "
+    "<script>window.__xss.push('question-script')</script> 부탁해요"
+)
+XSS_MARKER = "즐거운 서울 여행 되세요!"
+XSS_ANSWER = "\n\n".join(
+    [
+        "서울은 지하철이 편리합니다. <script>window.__xss.push('script')</script> 버스도 좋아요.",
+        "<script>window.__xss.push('script-block')</script>",
+        "경복궁 사진: <img src=x onerror=\"window.__xss.push('img')\"> 입니다.",
+        "<img src=y onerror=alert('img-alert')>",
+        "지도 <svg onload=\"window.__xss.push('svg')\"></svg> 참고하세요.",
+        "예약은 [클릭](javascript:window.__xss.push('link')) 하세요.",
+        "또는 <a href=\"javascript:window.__xss.push('a')\">a</a> 링크도 있어요.",
+        "자동 링크 <javascript:window.__xss.push('autolink')> 와 "
+        "![지도](javascript:window.__xss.push('md-img')) 그림.",
+        "<iframe src=\"javascript:window.__xss.push('iframe')\"></iframe>",
+        "<iframe src=\"javascript:parent.__xss.push('iframe-parent')\"></iframe>",
+        "<details open ontoggle=\"window.__xss.push('details')\"><summary>s</summary></details>",
+        "수식 $\\href{javascript:window.__xss.push('katex')}{k}$ 끝.",
+        f"한강 공원도 추천합니다. {XSS_MARKER}",
+    ]
+)
+RAW_HTML_SHOWN_AS_TEXT = [
+    "<script>window.__xss.push('script')</script>",
+    "<script>window.__xss.push('script-block')</script>",
+    "<img src=x onerror=\"window.__xss.push('img')\">",
+    "<img src=y onerror=alert('img-alert')>",
+    "<svg onload=\"window.__xss.push('svg')\"></svg>",
+    "<a href=\"javascript:window.__xss.push('a')\">a</a>",
+    "<iframe src=\"javascript:window.__xss.push('iframe')\"></iframe>",
+    "<details open ontoggle=\"window.__xss.push('details')\">",
+]
+# What inside a chat message may not exist: run-on-load elements, inline event handlers,
+# and script URLs in any attribute that navigates or loads.
+FIND_ACTIVE_CONTENT = """() => {
+    const found = [];
+    const urlAttrs = ["href", "src", "xlink:href", "action", "formaction", "data", "srcdoc"];
+    for (const message of document.querySelectorAll('[data-testid="stChatMessage"]')) {
+        for (const el of message.querySelectorAll("*")) {
+            const tag = el.tagName.toLowerCase();
+            if (["script", "iframe", "frame", "object", "embed", "base"].includes(tag)) {
+                found.push(`<${tag}>`);
+            }
+            for (const attr of el.attributes) {
+                const name = attr.name.toLowerCase();
+                const value = attr.value.replace(/[\\u0000-\\u0020]/g, "").toLowerCase();
+                if (name.startsWith("on")) {
+                    found.push(`<${tag} ${name}="${attr.value}">`);
+                } else if (
+                    urlAttrs.includes(name) &&
+                    /^(javascript|vbscript|data:text\\/html)/.test(value)
+                ) {
+                    found.push(`<${tag} ${name}="${attr.value}">`);
+                }
+            }
+        }
+    }
+    return found;
+}"""
 
 
 @dataclass
@@ -165,18 +229,48 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
+@dataclass
+class Chat:
+    """Locators for the chat page."""
+
+    messages: Locator
+    user_messages: Locator
+    assistant_messages: Locator
+    input: Locator
+
+    @classmethod
+    def of(cls, page: Page) -> Chat:
+        messages = page.get_by_test_id("stChatMessage")
+        return cls(
+            messages=messages,
+            user_messages=messages.filter(has=page.get_by_test_id("stChatMessageAvatarUser")),
+            assistant_messages=messages.filter(
+                has=page.get_by_test_id("stChatMessageAvatarAssistant")
+            ),
+            input=page.get_by_test_id("stChatInputTextArea"),
+        )
+
+
+def _open_chat_as_new_user(app: App, page: Page) -> Chat:
+    """Signed in through the URL; a new user has no dialogs yet."""
+    chat = Chat.of(page)
+    page.goto(f"{app.url}/?user=alice")
+    expect(chat.input).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stTextInputField")).to_have_value("alice")
+    expect(chat.messages).to_have_count(0)
+    return chat
+
+
 @pytest.mark.browser
 def test_answer_streams_and_is_replayed_after_reload(app: App, page: Page) -> None:
-    messages = page.get_by_test_id("stChatMessage")
-    user_messages = messages.filter(has=page.get_by_test_id("stChatMessageAvatarUser"))
-    assistant_messages = messages.filter(has=page.get_by_test_id("stChatMessageAvatarAssistant"))
-    chat_input = page.get_by_test_id("stChatInputTextArea")
-
     # 1. Signed in through the URL; a new user has no dialogs yet.
-    page.goto(f"{app.url}/?user=alice")
-    expect(chat_input).to_be_visible(timeout=30_000)
-    expect(page.get_by_test_id("stTextInputField")).to_have_value("alice")
-    expect(messages).to_have_count(0)
+    chat = _open_chat_as_new_user(app, page)
+    messages, user_messages, assistant_messages, chat_input = (
+        chat.messages,
+        chat.user_messages,
+        chat.assistant_messages,
+        chat.input,
+    )
 
     # 2. Ask; the fake model answers 30 words after 0.3 s, one every 0.1 s.
     app.bedrock.enqueue(Reply(tokens=TOKENS, ttft=0.3, token_delay=0.1))
@@ -219,4 +313,69 @@ def test_answer_streams_and_is_replayed_after_reload(app: App, page: Page) -> No
     expect(assistant_messages).to_have_count(1)
     expect(user_messages.first).to_contain_text(QUESTION)
     expect(assistant_messages.first).to_contain_text(FULL_ANSWER, use_inner_text=True)
+    assert len(app.bedrock.requests) == 1, "replaying must not call the model again"
+
+
+def _assert_inert(page: Page, dialogs: list[str], when: str) -> None:
+    ran = [
+        entry
+        for tab in page.context.pages
+        for frame in tab.frames
+        for entry in frame.evaluate("() => window.__xss || []")
+    ]
+    assert ran == [], f"{when}: script in a message ran: {ran}"
+    assert dialogs == [], f"{when}: a message opened a dialog: {dialogs}"
+    active = page.evaluate(FIND_ACTIVE_CONTENT)
+    assert active == [], f"{when}: active content inside a chat message: {active}"
+
+
+def _check_dialog_is_inert(page: Page, chat: Chat, dialogs: list[str], when: str) -> None:
+    question, answer = chat.user_messages.last, chat.assistant_messages.last
+    _assert_inert(page, dialogs, when)
+    # Streamlit (1.67, markdown without unsafe_allow_html) escapes raw HTML: every tag is
+    # shown to the user as the literal text the model or the user wrote, nothing is dropped.
+    expect(question).to_contain_text(XSS_QUESTION)
+    for shown in RAW_HTML_SHOWN_AS_TEXT:
+        expect(answer).to_contain_text(shown)
+    # Markdown links, autolinks and images keep their text, but their `javascript:` URL is
+    # replaced (by "#"); `_assert_inert` has checked no such URL is left in any attribute.
+    links = answer.locator("a")
+    expect(links.filter(has_text="클릭")).to_have_count(1)
+    for index in range(links.count()):
+        links.nth(index).click()
+    page.wait_for_timeout(300)  # the only fixed wait: give a clicked link the time to run
+    _assert_inert(page, dialogs, f"{when}, after clicking {links.count()} links")
+
+
+@pytest.mark.browser
+def test_model_and_user_html_is_never_executed(app: App, page: Page) -> None:
+    # The tripwire is installed on the context, so it also covers frames and any new tab.
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.context.add_init_script(XSS_TRIPWIRE)
+    page.context.on("dialog", on_dialog)
+    chat = _open_chat_as_new_user(app, page)
+
+    # 1. The user's question and the streamed answer both carry payloads.
+    app.bedrock.enqueue(Reply(text=XSS_ANSWER, token_delay=0.01))
+    chat.input.fill(XSS_QUESTION)
+    chat.input.press("Enter")
+    expect(chat.assistant_messages.last).to_contain_text(XSS_MARKER, timeout=15_000)
+    # The rerun after the answer renders the stored dialog (with feedback): check that one.
+    expect(chat.assistant_messages.last.get_by_test_id("stFeedback")).to_be_visible(timeout=15_000)
+    expect(chat.messages).to_have_count(2)
+    assert app.bedrock.last_user_text() == XSS_QUESTION
+    _check_dialog_is_inert(page, chat, dialogs, "live")
+
+    # 2. Replayed from the store in a new session: just as inert.
+    page.reload()
+    expect(chat.input).to_be_visible(timeout=30_000)
+    expect(chat.assistant_messages).to_have_count(1, timeout=15_000)
+    expect(chat.assistant_messages.last).to_contain_text(XSS_MARKER)
+    expect(chat.messages).to_have_count(2)
+    _check_dialog_is_inert(page, chat, dialogs, "replayed")
     assert len(app.bedrock.requests) == 1, "replaying must not call the model again"

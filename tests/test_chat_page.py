@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from chatbot.store.base import StoreError
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock, Reply
 
@@ -121,10 +122,10 @@ def test_new_chat_clears_the_screen_and_memory_and_survives_a_reload(
 
 
 def test_a_refused_call_shows_why_and_one_click_retries(bedrock: FakeBedrock) -> None:
-    bedrock.enqueue(Reply(fault="access_denied"))
+    bedrock.enqueue(Reply(fault="model_not_enabled"))
     at = send(open_app(), SEOUL)
     assert not at.exception
-    assert "권한이 없습니다" in at.error[0].value  # in the language of the question
+    assert "활성화되지 않았습니다" in at.error[0].value  # in the language of the question
     assert shown(at)[0] == ("user", SEOUL)
     at.button(key=f"retry-{store_rows()[0].request_id}").click().run()
     assert shown(at)[-1] == ("assistant", f"답변: {SEOUL}")
@@ -232,3 +233,73 @@ def test_delete_can_be_cancelled(bedrock: FakeBedrock) -> None:
     at.sidebar.button[1].click().run()
     at.button(key="delete_cancel").click().run()
     assert len(store_rows()) == 1 and len(shown(at)) == 2
+
+
+def test_throttling_past_the_retries_keeps_the_question_for_one_click(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    bedrock.enqueue(Reply(fault="throttle"), Reply(fault="throttle"))
+    at = send(open_app(), "Is the subway open?")
+    assert len(bedrock.requests) == 2  # botocore retried once, then gave up
+    assert "throttling requests" in at.error[0].value
+    assert shown(at) == [("user", "Is the subway open?"), ("assistant", "")]
+    [row] = store_rows()
+    assert (row.status, row.msg) == ("error", "")  # no fake answer is stored
+    at.button(key=f"retry-{row.request_id}").click().run()
+    assert shown(at)[-1] == ("assistant", "답변: Is the subway open?")
+
+
+def test_a_stream_broken_midway_keeps_the_partial_answer(bedrock: FakeBedrock) -> None:
+    bedrock.enqueue(Reply(text="하나 둘 셋 넷 다섯", fault="midstream", fault_after=2))
+    at = send(open_app(), SEOUL)
+    assert shown(at)[-1] == ("assistant", "하나 둘")
+    assert "연결이 끊겼습니다" in at.error[0].value
+    [row] = store_rows()
+    assert (row.status, row.msg) == ("incomplete", "하나 둘")
+
+
+def test_a_store_outage_keeps_the_answer_and_saves_it_when_the_store_is_back(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(self, dialog) -> None:
+        raise StoreError("the store is down")
+
+    at = open_app()
+    with monkeypatch.context() as outage:
+        outage.setattr(SqliteStore, "put", down)
+        at = send(at, SEOUL)
+        assert shown(at)[-1] == ("assistant", f"답변: {SEOUL}")
+        assert any("대기열" in w.value for w in at.warning)
+        assert store_rows() == []
+    at.run()  # the next run finds the store back and drains the queue
+    [row] = store_rows()
+    assert row.msg == f"답변: {SEOUL}"
+
+
+def test_a_region_without_bedrock_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "BEDROCK_REGION": "xx-nowhere-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    at = send(open_app(), "hello")
+    assert "not found in region xx-nowhere-1" in at.error[0].value
+
+
+def test_secrets_never_reach_the_page_or_the_log(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret, key_id = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY", "AKIAIOSFODNN7SECRETID"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    bedrock.enqueue(Reply(fault="expired_token"), Reply(fault="access_denied"))
+    with caplog.at_level("DEBUG", logger="chatbot"):
+        at = send(send(open_app(), "first"), "second")
+    page = " ".join(e.value for e in (*at.error, *at.markdown, *at.caption, *at.warning))
+    assert "expired or invalid" in page and "not allowed" in page
+    for value in (secret, key_id):
+        assert value not in page and value not in caplog.text

@@ -27,7 +27,7 @@ def test_environment_is_read_and_secrets_win() -> None:
     assert settings.bedrock_region == "us-west-2"
     assert settings.chat_window_k == 4
     assert settings.chat_history_days == 7
-    assert str(settings.history_db_path) == "/tmp/x.sqlite3"
+    assert settings.chat_history_db == "/tmp/x.sqlite3"
     assert settings.analysts == ("a@b.c",)
     assert Settings.load(env=env, secrets={}).analysts == ("kim@example.com", "lee@example.com")
 

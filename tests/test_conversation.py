@@ -8,9 +8,11 @@ import pytest
 from botocore.exceptions import NoRegionError
 
 from chatbot import llm
-from chatbot.conversation import Turn, chat_turn, document_turn
+from chatbot.access import AccessDenied, Identity, UserHistory
+from chatbot.conversation import Saved, Turn, chat_turn, document_turn
 from chatbot.errors import Problem, classify
 from chatbot.modes import MODES
+from chatbot.store.outbox import Outbox
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock, Reply
 
@@ -126,6 +128,8 @@ def test_a_failure_midway_keeps_the_partial_answer_as_incomplete(
     ("fault", "problem"),
     [
         ("access_denied", Problem.ACCESS_DENIED),
+        ("model_not_enabled", Problem.MODEL_NOT_ENABLED),
+        ("expired_token", Problem.EXPIRED_CREDENTIALS),
         ("model_not_found", Problem.MODEL_NOT_FOUND),
         ("validation", Problem.MODEL_INVALID),
     ],
@@ -171,17 +175,42 @@ def test_finish_stores_once(bedrock: FakeBedrock, model, memory, store: SqliteSt
     assert len(stored(store)) == 1 and len(memory) == 2
 
 
-def test_a_failing_store_keeps_the_answer_and_reports_it(
-    bedrock: FakeBedrock, model, memory
-) -> None:
-    class BrokenStore:
-        def put(self, dialog) -> None:
-            raise OSError("disk full")
+class BrokenStore:
+    def put(self, dialog) -> None:
+        raise OSError("disk full")
 
+
+def test_a_failing_store_queues_the_dialog_in_the_outbox(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore, tmp_path
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
     current = turn(model, memory, "question")
     assert "".join(current.stream()) == "답변: question"
-    dialog = current.finish(BrokenStore(), memory)
-    assert dialog.msg == "답변: question" and isinstance(current.save_error, OSError)
+    dialog = current.finish(BrokenStore(), memory, outbox)
+    assert dialog.msg == "답변: question" and current.saved == Saved.QUEUED
+    assert len(memory) == 2  # the conversation goes on
+    assert outbox.drain(store) == 0 and stored(store) == [dialog]
+
+
+def test_without_an_outbox_a_failed_write_is_reported_lost(
+    bedrock: FakeBedrock, model, memory
+) -> None:
+    current = turn(model, memory, "question")
+    list(current.stream())
+    assert current.finish(BrokenStore(), memory).msg == "답변: question"
+    assert current.saved == Saved.LOST
+
+
+def test_a_dialog_of_another_user_is_refused_not_queued(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore, tmp_path
+) -> None:
+    bob = UserHistory(store, Identity(user_id="bob", analyst=False, signed_in=True))
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    current = turn(model, memory, "question")  # alice's turn
+    list(current.stream())
+    with pytest.raises(AccessDenied):
+        current.finish(bob, memory, outbox)
+    assert outbox.pending() == 0 and stored(store) == []
 
 
 def test_a_model_that_cannot_be_built_fails_the_turn_not_the_page(

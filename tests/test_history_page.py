@@ -52,6 +52,7 @@ def filled() -> list[Dialog]:
 
 def open_history() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["user"] = "analyst"  # local mode: one person, their own analyst
     at.run()
     return at.switch_page("pages/history.py").run()
 
@@ -70,16 +71,16 @@ def test_the_table_lists_every_users_dialogs_of_the_range(filled: list[Dialog]) 
 
 def test_filters_change_the_table(filled: list[Dialog]) -> None:
     at = open_history()
-    at.multiselect[0].set_value(["translation"]).run()
+    at.multiselect(key="filter_modes").set_value(["translation"]).run()
     assert set(table(at)["mode"]) == {"translation"} and len(table(at)) == 10
-    at.multiselect[1].set_value(["error"]).run()
+    at.multiselect(key="filter_statuses").set_value(["error"]).run()
     assert len(table(at)) == 2  # i = 5 and 25
-    at.multiselect[0].set_value([]).run()
-    at.multiselect[1].set_value([]).run()
-    at.text_input[1].set_value("질문 1").run()  # 1 and 10-19
+    at.multiselect(key="filter_modes").set_value([]).run()
+    at.multiselect(key="filter_statuses").set_value([]).run()
+    at.text_input(key="filter_text").set_value("질문 1").run()  # 1 and 10-19
     assert len(table(at)) == 11
-    at.text_input[1].set_value("").run()
-    at.text_input[0].set_value("김철수").run()
+    at.text_input(key="filter_text").set_value("").run()
+    at.text_input(key="filter_user").set_value("김철수").run()
     assert set(table(at)["user_id"]) == {"김철수"} and len(table(at)) == 13
 
 
@@ -95,7 +96,7 @@ def test_export_contains_exactly_the_filtered_rows(
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
     at = open_history()
-    at.multiselect[0].set_value(["pii"]).run()
+    at.multiselect(key="filter_modes").set_value(["pii"]).run()
     expected = sorted(d.request_id for d in filled[:40] if d.mode == "pii")
     csv = pd.read_csv(io.BytesIO(exports[".csv"]()), encoding="utf-8-sig")
     assert sorted(csv["request_id"]) == expected

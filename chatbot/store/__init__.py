@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from chatbot.config import Settings
 from chatbot.store.base import Dialog, DialogStore, DialogType, Status, StoreError
 from chatbot.store.dynamodb import DynamoStore
@@ -18,4 +20,4 @@ def open_store(settings: Settings) -> DialogStore:
     """
     if settings.chat_history_table:
         return DynamoStore(settings.chat_history_table, region=None)
-    return SqliteStore(settings.history_db_path)
+    return SqliteStore(Path(settings.chat_history_db).expanduser())
