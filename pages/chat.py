@@ -18,6 +18,7 @@ from chatbot.errors import classify, error_code
 from chatbot.i18n import language_of, t
 from chatbot.inputs import clean_question
 from chatbot.modes import DEFAULT_MODE, MODES
+from chatbot.safety import defuse_images, defuse_stream
 from chatbot.store import Dialog, DialogType, Status, StoreError
 
 lang = resources.language()
@@ -111,10 +112,11 @@ def _retry(question: str, mode_id: str) -> None:
 
 def show_dialog(dialog: Dialog, last: bool) -> None:
     with st.chat_message("user"):
-        st.markdown(f"📎 {dialog.body}" if dialog.type == DialogType.DOCUMENT else dialog.body)
+        body = f"📎 {dialog.body}" if dialog.type == DialogType.DOCUMENT else dialog.body
+        st.markdown(defuse_images(body))
     with st.chat_message("assistant"):
         if dialog.msg:
-            st.markdown(dialog.msg)
+            st.markdown(defuse_images(dialog.msg))
         notice = chat.notices.get(dialog.request_id)
         if dialog.status == Status.STOPPED:
             st.caption(notice or t("stopped", lang))
@@ -159,12 +161,12 @@ def _after_typing(pieces: Iterable[str], typing: DeltaGenerator) -> Iterator[str
 
 def run_turn(turn: Turn, shown_question: str) -> None:
     with st.chat_message("user"):
-        st.markdown(shown_question)
+        st.markdown(defuse_images(shown_question))
     with st.chat_message("assistant"):
         typing = st.empty()
         typing.caption(t("typing", lang))
         try:
-            st.write_stream(_after_typing(turn.stream(), typing))
+            st.write_stream(_after_typing(defuse_stream(turn.stream()), typing))
         finally:
             # Reached on a stop too: the partial answer is saved before anything else runs.
             dialog = turn.finish(history, chat.memory, outbox)

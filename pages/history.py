@@ -14,6 +14,7 @@ from chatbot import analytics, auth, resources
 from chatbot.access import AnalystHistory
 from chatbot.i18n import t
 from chatbot.modes import MODES, SUMMARY
+from chatbot.safety import defuse_images
 from chatbot.store import Status, StoreError
 
 PAGE_ROWS = 500  # rows sent to the browser at once; the filters and exports see them all
@@ -123,7 +124,7 @@ with table_tab:
         with st.container(border=True):
             st.caption(f"{chosen['user_id']} · {chosen['mode']} · {chosen['request_time']}")
             st.text(chosen["body"])
-            st.markdown(chosen["msg"])
+            st.markdown(defuse_images(chosen["msg"]))
     else:
         st.caption(t("select_hint", lang))
     with st.container(horizontal=True):

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import streamlit as st
 
+from chatbot.config import Settings
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock
 
-_PROJECT_VARS = (
-    "BEDROCK_MODEL_ID",
-    "BEDROCK_REGION",
-    "CHAT_HISTORY_TABLE",
-    "CHAT_HISTORY_DB",
-    "CHAT_WINDOW_K",
-    "CHAT_HISTORY_DAYS",
-    "CHAT_MAX_INPUT_CHARS",
-    "ANALYSTS",
-)
+_PROJECT_VARS = {field.name.upper() for field in fields(Settings)}
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +27,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("CHAT_HISTORY_DB", str(tmp_path / "chat.sqlite3"))
+    monkeypatch.setenv("CHAT_OUTBOX_DB", str(tmp_path / "outbox.sqlite3"))
     # Clients and stores are cached per process; each test builds its own.
     st.cache_resource.clear()
 

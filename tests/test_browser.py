@@ -16,12 +16,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
+from chatbot.config import Settings
 from loopback.bedrock import FakeBedrock, Reply
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,17 +36,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-# Settings the app reads from the environment; the test must not inherit a developer's.
-PROJECT_VARS = (
-    "BEDROCK_MODEL_ID",
-    "BEDROCK_REGION",
-    "CHAT_HISTORY_TABLE",
-    "CHAT_HISTORY_DB",
-    "CHAT_WINDOW_K",
-    "CHAT_HISTORY_DAYS",
-    "CHAT_MAX_INPUT_CHARS",
-    "ANALYSTS",
-)
+# Settings the app reads from the environment (every field of Settings, upper-case); the
+# test must not inherit a developer's.
+PROJECT_VARS = frozenset(field.name.upper() for field in fields(Settings))
 STARTUP_TIMEOUT_S = 60
 SCREENSHOT = Path("/tmp/e2e-chat.png")
 
@@ -175,6 +168,9 @@ def app(tmp_path: Path) -> Iterator[App]:
             AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
             AWS_EC2_METADATA_DISABLED="true",
             CHAT_HISTORY_DB=str(tmp_path / "chat.sqlite3"),
+            # Its default is inside the repository: a dialog queued there in one test would be
+            # drained into (and shown by) the next test's store.
+            CHAT_OUTBOX_DB=str(tmp_path / "outbox.sqlite3"),
             PYTHONUNBUFFERED="1",
         )
         env.update(bedrock.env())
@@ -358,10 +354,14 @@ def test_model_and_user_html_is_never_executed(app: App, page: Page) -> None:
 
     page.context.add_init_script(XSS_TRIPWIRE)
     page.context.on("dialog", on_dialog)
+    # A Markdown image loads on sight: it could carry chat text to any server, unclicked.
+    probe = f"{app.url}/leak-probe.png"
+    loaded: list[str] = []
+    page.context.on("request", lambda r: loaded.append(r.url) if "leak-probe" in r.url else None)
     chat = _open_chat_as_new_user(app, page)
 
     # 1. The user's question and the streamed answer both carry payloads.
-    app.bedrock.enqueue(Reply(text=XSS_ANSWER, token_delay=0.01))
+    app.bedrock.enqueue(Reply(text=f"![지도]({probe}?d=secret)\n\n{XSS_ANSWER}", token_delay=0.01))
     chat.input.fill(XSS_QUESTION)
     chat.input.press("Enter")
     expect(chat.assistant_messages.last).to_contain_text(XSS_MARKER, timeout=15_000)
@@ -369,13 +369,16 @@ def test_model_and_user_html_is_never_executed(app: App, page: Page) -> None:
     expect(chat.assistant_messages.last.get_by_test_id("stFeedback")).to_be_visible(timeout=15_000)
     expect(chat.messages).to_have_count(2)
     assert app.bedrock.last_user_text() == XSS_QUESTION
+    assert loaded == [], "an image in the answer was loaded without a click"
     _check_dialog_is_inert(page, chat, dialogs, "live")
 
     # 2. Replayed from the store in a new session: just as inert.
+    loaded.clear()  # the live check clicked the image's link, which may load it
     page.reload()
     expect(chat.input).to_be_visible(timeout=30_000)
     expect(chat.assistant_messages).to_have_count(1, timeout=15_000)
     expect(chat.assistant_messages.last).to_contain_text(XSS_MARKER)
     expect(chat.messages).to_have_count(2)
+    assert loaded == [], "a replayed image was loaded without a click"
     _check_dialog_is_inert(page, chat, dialogs, "replayed")
     assert len(app.bedrock.requests) == 1, "replaying must not call the model again"
