@@ -3,31 +3,33 @@
 Two stores, each read three ways for the page's default range (the last 7 days, UTC):
 
 - SQLite, ``--sqlite-rows`` dialogs (default 100,000) of 500 users over the last 6 days,
-  written with the store's own upsert in one ``executemany``, in time order. The file is kept
-  under the temp dir, keyed by row count and UTC date, and reused (``--rebuild`` to redo).
-- DynamoDB, ``--dynamo-rows`` dialogs (default 10,000) in moto's server (``loopback``), its
+  written in time order with one ``executemany`` of the store's own upsert. The file is kept
+  in the temp dir, keyed by row count and UTC date, and reused (``--rebuild`` to redo).
+- DynamoDB, ``--dynamo-rows`` dialogs (default 10,000) in moto's server (``loopback``), the
   table made by ``create_table`` and filled with ``batch_write_item`` of the store's items.
 
-The three reads:
+The reads:
 
-- raw: SQLite ``SELECT ... WHERE day BETWEEN ? AND ?`` + ``fetchall``; DynamoDB one paginated
-  boto3 Query per day on the ``by_day`` index, items kept as raw dicts.
-- data path: ``store.browse(...)`` then ``analytics.dialogs_frame`` (and, shown apart, the
-  page's ``apply_filters`` with no filter set).
-- page load: ``AppTest.from_file("app.py")``, ``run()`` (the chat page), then the timed
-  ``switch_page("pages/history.py").run()``; a fresh AppTest each repeat, after one warm-up.
+- raw: SQLite ``SELECT ... WHERE day BETWEEN ? AND ?`` + ``fetchall`` (also with the store's
+  ``ORDER BY request_time``, and in index order); DynamoDB one paginated boto3 Query per day
+  on the ``by_day`` index, items kept as raw dicts.
+- data path: ``store.browse(...)`` then ``analytics.dialogs_frame``.
+- page load: ``AppTest.from_file("app.py")`` with a local-mode user, ``run()`` (the chat
+  page), then the timed ``switch_page("pages/history.py").run()``; a fresh AppTest each time.
 
-Each read runs in a process of its own (``--scenario``, re-invoking this module), so peaks do
-not mix: "RSS+" is ``ru_maxrss`` growth over the first (cold) read of that process, "HWM+" the
-median growth of the peak RSS over the warm repeats (VmHWM, reset through
-``/proc/self/clear_refs`` before each), "py peak" the ``tracemalloc`` peak of one extra read.
-moto runs in this parent process, so its memory is in none of them.
+Each kind of read runs in a process of its own (``--scenario``, re-invoking this module),
+which warms up on a 200-dialog store of the same shape and then times ``--repeats`` reads
+(``--dynamo-repeats`` for DynamoDB: moto's Query costs about a second a page at 10,000
+items). Memory: ``ru_maxrss`` growth over the first timed read (the first large one of the
+process), the peak-RSS growth of each read (VmHWM, reset through ``/proc/self/clear_refs``),
+and the ``tracemalloc`` peak of one more read. moto runs in this parent process, so neither
+its time on the CPU nor its memory counts against a reader's.
 
     python -m bench.history [--sqlite-rows 100000] [--dynamo-rows 10000] [--repeats 5]
-                            [--rebuild] [--only sqlite|dynamo] [--profile]
+                            [--dynamo-repeats 2] [--rebuild] [--only sqlite|dynamo] [--profile]
 
-``--profile`` adds a cProfile of one data path and one page load (both threads of AppTest)
-to the output. A benchmark, not a test: it always exits 0.
+``--profile`` adds a cProfile of one more data path and page load (the page's script thread
+and the test thread apart). A benchmark, not a test: it always exits 0.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -81,7 +83,8 @@ USERS = 500
 SPAN = timedelta(days=6)
 SEED = 20251125
 DATA_VERSION = 1  # bump when the generated rows change, to invalidate cached files
-PAGE_ROWS = 500  # pages/history.py shows this many rows at once
+WARM_ROWS = 200  # the small store each process warms up on
+KINDS = ("raw", "raw-sorted", "raw-index-order", "data", "page")
 
 SQLITE_GOAL_S = 1.5
 DYNAMO_GOAL_RATIO = 1.25
@@ -308,31 +311,31 @@ def build_dynamo(table: str, count: int, threads: int = 2) -> dict[str, Any]:
 
 
 class Reads:
-    """Timed reads of one store in this process; each returns (items, pages)."""
+    """The reads of one store, for the page's default range; each returns (items, pages)."""
 
     def __init__(self, backend: str, target: str) -> None:
         self.backend, self.target = backend, target
         self.since, self.until = page_range()
         self._store: Any = None
         self._client: Any = None
+        self.split: dict[str, list[float]] = {}  # named parts of the timed reads
         self.last: Any = None  # the AppTest of the last page load
-        self.py_peak = 0
+        self.py_peak = 0  # tracemalloc peak of the last traced page load
 
-    # raw ---------------------------------------------------------------------------------
+    def read(self, kind: str) -> tuple[int, int]:
+        return {
+            "raw": self.raw,
+            "raw-sorted": lambda: self._raw_sqlite("ORDER BY request_time"),
+            "raw-index-order": lambda: self._raw_sqlite("ORDER BY day, request_time"),
+            "data": self.data,
+            "page": self.page,
+        }[kind]()
 
     def raw(self) -> tuple[int, int]:
-        if self.backend == "sqlite":
-            return self._raw_sqlite(order=False)
-        return self._raw_dynamo()
+        return self._raw_sqlite("") if self.backend == "sqlite" else self._raw_dynamo()
 
-    def raw_ordered(self) -> tuple[int, int]:
-        return self._raw_sqlite(order=True)
-
-    def _raw_sqlite(self, order: bool) -> tuple[int, int]:
-        columns = ", ".join(FIELDS)
-        sql = f"SELECT {columns} FROM dialogs WHERE day BETWEEN ? AND ?"
-        if order:
-            sql += " ORDER BY request_time"  # what SqliteStore.browse asks for
+    def _raw_sqlite(self, order: str) -> tuple[int, int]:
+        sql = f"SELECT {', '.join(FIELDS)} FROM dialogs WHERE day BETWEEN ? AND ? {order}"
         db = sqlite3.connect(self.target)  # a connection per read, as each script thread has
         try:
             rows = db.execute(sql, (key_bound(self.since), key_bound(self.until))).fetchall()
@@ -360,8 +363,6 @@ class Reads:
                 items.extend(page.get("Items", []))
         return len(items), pages
 
-    # data path ---------------------------------------------------------------------------
-
     def store(self) -> Any:
         if self._store is None:
             if self.backend == "sqlite":
@@ -374,7 +375,8 @@ class Reads:
                 self._store = DynamoStore(self.target)
         return self._store
 
-    def data(self, split: dict[str, list[float]] | None = None) -> tuple[int, int]:
+    def data(self) -> tuple[int, int]:
+        """``store.browse`` + ``dialogs_frame``; the page's no-op ``apply_filters`` apart."""
         from chatbot import analytics
 
         began = time.perf_counter()
@@ -382,34 +384,31 @@ class Reads:
         browsed = time.perf_counter()
         frame = analytics.dialogs_frame(dialogs)
         framed = time.perf_counter()
+        self.split.setdefault("browse", []).append(browsed - began)
+        self.split.setdefault("frame", []).append(framed - browsed)
         analytics.apply_filters(frame, analytics.Filters())
-        filtered = time.perf_counter()
-        if split is not None:
-            split.setdefault("browse", []).append(browsed - began)
-            split.setdefault("frame", []).append(framed - browsed)
-            split.setdefault("filter", []).append(filtered - framed)
+        self.split.setdefault("filter", []).append(time.perf_counter() - framed)
         return len(frame), stats.pages
 
-    # page load ---------------------------------------------------------------------------
+    def page(self, trace: bool = False) -> tuple[int, int]:
+        """One History load on a fresh AppTest; only ``switch_page(...).run()`` is timed.
 
-    def page(self, split: dict[str, list[float]] | None = None, trace: bool = False) -> float:
-        """One page load on a fresh AppTest; only ``switch_page(...).run()`` is timed.
-
-        With ``trace``, tracemalloc runs around that call alone; ``self.py_peak`` gets its peak.
+        With ``trace``, tracemalloc runs around that call alone (peak in ``self.py_peak``).
         """
         from streamlit.testing.v1 import AppTest
 
+        os.environ[self.env_name] = self.target  # Settings.load reads it on every run
         at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["user"] = ANALYST  # local mode: one person, their own analyst
         at.run()
         if at.exception:
-            raise RuntimeError(f"chat page failed: {at.exception}")
+            raise RuntimeError(f"chat page failed: {[e.value for e in at.exception]}")
         gc.collect()
         if trace:
             tracemalloc.start()
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         at.switch_page(PAGE).run()
-        took = time.perf_counter() - began
+        took, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         if trace:
             self.py_peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
@@ -417,23 +416,20 @@ class Reads:
             raise RuntimeError(f"History page failed: {[e.value for e in at.exception]}")
         if at.error:
             raise RuntimeError(f"History page error: {[e.value for e in at.error]}")
-        if split is not None:
-            split.setdefault("page", []).append(took)
-            captions = [c.value for c in at.caption]
-            found = next(
-                (m for c in captions if (m := re.search(r"\(([\d.]+) ?(?:s|초)\)", c))), None
-            )
-            if found:
-                split.setdefault("in_page_read", []).append(float(found.group(1)))
+        if not at.metric:
+            raise RuntimeError(f"History page shows no metrics: {at.main}")
+        self.split.setdefault("page", []).append(took)
+        self.split.setdefault("page_cpu", []).append(cpu)
+        for caption in at.caption:
+            if found := re.search(r"\(([\d.]+) ?(?:s|초)\)", caption.value):
+                self.split.setdefault("in_page_read", []).append(float(found.group(1)))
+                break
         self.last = at
-        return took
+        return int(at.metric[0].value.replace(",", "")), len(at.dataframe[0].value)
 
-
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    gc.collect()
-    began = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - began, result
+    @property
+    def env_name(self) -> str:
+        return "CHAT_HISTORY_DB" if self.backend == "sqlite" else "CHAT_HISTORY_TABLE"
 
 
 @contextmanager
@@ -459,110 +455,97 @@ def _profiled_script_threads(profiles: list[cProfile.Profile]) -> Iterator[None]
         ScriptRunner._run_script_thread = original  # type: ignore[method-assign]
 
 
-def _print_profile(title: str, profiles: list[cProfile.Profile], lines: int = 22) -> None:
-    out = io.StringIO()
-    stats = pstats.Stats(profiles[0], stream=out)
+def _print_profile(title: str, profiles: list[cProfile.Profile], lines: int) -> None:
+    stats = pstats.Stats(profiles[0], stream=io.StringIO())
     for extra in profiles[1:]:
         stats.add(extra)
     stats.strip_dirs()
-    print(f"\n--- profile: {title} (cumulative) ---")
-    stats.sort_stats("cumulative").print_stats(lines)
-    print(_trim_profile(out.getvalue()))
-    out.seek(0)
-    out.truncate()
-    print(f"--- profile: {title} (own time) ---")
-    stats.sort_stats("tottime").print_stats(lines)
-    print(_trim_profile(out.getvalue()))
+    for order, what in (("cumulative", "cumulative"), ("tottime", "own time")):
+        out = io.StringIO()
+        stats.stream = out  # type: ignore[attr-defined]
+        stats.sort_stats(order).print_stats(lines)
+        text = out.getvalue()
+        table = text[text.find("   ncalls") :] if "   ncalls" in text else text
+        print(f"\n--- profile: {title}, by {what} ---")
+        print(table.rstrip())
 
 
-def _trim_profile(text: str) -> str:
-    keep = text.split("   ncalls", 1)
-    return ("   ncalls" + keep[1]).rstrip() if len(keep) == 2 else text.rstrip()
+def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
+    """Child process: warm up on the small store, then time ``repeats`` reads of the big one.
 
-
-def run_scenario(backend: str, part: str, target: str, repeats: int, profile: bool) -> dict:
-    """Child process: cold read, warm repeats, one traced read; a dict for the parent."""
-    reads = Reads(backend, target)
-    split: dict[str, list[float]] = {}
-    checks: dict[str, Any] = {}
-    if part == "page":
-        # The chat page first, so its imports (LangChain, ...) are not charged to History.
-        from streamlit.testing.v1 import AppTest
-
-        warm = AppTest.from_file(APP, default_timeout=120)
-        warm.query_params["user"] = ANALYST
-        warm.run()
-
-        def read() -> Any:
-            return reads.page(split)
-    elif part == "data":
-
-        def read() -> Any:
-            return reads.data(split)
-    elif part == "raw-ordered":
-        read = reads.raw_ordered
+    The first timed read is the first large one of this process: its ``ru_maxrss`` growth is
+    the peak RSS growth of the read. Then VmHWM (reset before each) for every read, and a
+    tracemalloc peak over one more read when asked.
+    """
+    kind = args.part
+    warm = Reads(args.scenario, args.warm_target)
+    reads = Reads(args.scenario, args.target)
+    if kind == "page":
+        warm.page()  # also imports and runs the chat page once
     else:
-        read = reads.raw
-
-    gc.collect()
-    before = _maxrss_kb()
-    cold_s, cold = _timed(read)
-    cold_rss = _maxrss_kb() - before
-    if part == "page":
-        cold_s = split["page"][-1]
-        at = reads.last
-        checks["metric_dialogs"] = int(at.metric[0].value.replace(",", ""))
-        checks["rows_shown"] = len(at.dataframe[0].value)
-        reads.last = at = None
-    else:
-        checks["items"], checks["pages"] = cold
-    split.clear()  # the warm repeats only
+        warm.read(kind)
 
     times: list[float] = []
+    cpu: list[float] = []
     hwm: list[float] = []
-    for _ in range(repeats):
+    first_rss = None
+    checks: tuple[int, int] | None = None
+    for _ in range(args.repeats):
         gc.collect()
+        before = _maxrss_kb()
         base = _reset_hwm()
-        took, _ = _timed(read)
+        wall, started_cpu = time.perf_counter(), time.process_time()
+        checks = reads.read(kind)
+        if kind == "page":  # the switch to History alone, not the chat page before it
+            times.append(reads.split["page"][-1])
+            cpu.append(reads.split["page_cpu"][-1])
+        else:
+            times.append(time.perf_counter() - wall)
+            cpu.append(time.process_time() - started_cpu)
         peak = _status_kb("VmHWM")
+        if first_rss is None:
+            first_rss = _maxrss_kb() - before
         if base is not None and peak is not None:
             hwm.append(peak - base)
-        times.append(split["page"][-1] if part == "page" else took)
+        reads.last = None
+    split = {name: statistics.median(values) for name, values in reads.split.items()}
 
-    gc.collect()
-    if part == "page":
-        reads.page(trace=True)
-        py_peak = reads.py_peak
-    else:
-        tracemalloc.start()
-        read()
-        py_peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-
-    if profile and part in ("data", "page"):
-        if part == "data":
-            prof = cProfile.Profile()
-            prof.enable()
-            reads.data()
-            prof.disable()
-            _print_profile(f"{backend} data path", [prof])
+    py_peak = None
+    if args.trace:
+        gc.collect()
+        if kind == "page":
+            reads.page(trace=True)
+            py_peak = reads.py_peak
         else:
-            profiles: list[cProfile.Profile] = []
-            main_prof = cProfile.Profile()
-            with _profiled_script_threads(profiles):
-                main_prof.enable()
-                reads.page()
-                main_prof.disable()
-            _print_profile(f"{backend} page load, script thread", profiles)
-            _print_profile(f"{backend} page load, test thread (waits, then parses)", [main_prof])
+            tracemalloc.start()
+            reads.read(kind)
+            py_peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        reads.last = None
+
+    if args.profile and kind == "data":
+        profile = cProfile.Profile()
+        profile.enable()
+        reads.data()
+        profile.disable()
+        _print_profile(f"{args.scenario} data path", [profile], 25)
+    if args.profile and kind == "page":
+        threads: list[cProfile.Profile] = []
+        test_thread = cProfile.Profile()
+        with _profiled_script_threads(threads):
+            test_thread.enable()
+            reads.page()
+            test_thread.disable()
+        _print_profile(f"{args.scenario} page load, script thread", threads, 30)
+        _print_profile(f"{args.scenario} page load, test thread", [test_thread], 12)
 
     return {
-        "cold_s": cold_s,
         "times": times,
-        "split": {k: statistics.median(v) for k, v in split.items()},
-        "cold_rss_kb": cold_rss,
+        "cpu": statistics.median(cpu),
+        "split": split,
+        "first_rss_kb": first_rss,
         "hwm_kb": statistics.median(hwm) if hwm else None,
-        "py_peak_kb": py_peak / 1024,
+        "py_peak_kb": None if py_peak is None else py_peak / 1024,
         "checks": checks,
     }
 
@@ -579,6 +562,7 @@ _PROJECT_VARS = (
     "CHAT_HISTORY_DAYS",
     "CHAT_MAX_INPUT_CHARS",
     "ANALYSTS",
+    "ALLOW_LOCAL_MODE",
 )
 
 
@@ -593,7 +577,7 @@ def child_env(extra: dict[str, str], scratch: Path) -> dict[str, str]:
         AWS_CONFIG_FILE=str(scratch / "no-aws-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(scratch / "no-aws-credentials"),
         AWS_EC2_METADATA_DISABLED="true",
-        AWS_DEFAULT_REGION="us-east-1",  # the chat page builds its Bedrock client; never called
+        AWS_DEFAULT_REGION="us-east-1",  # the chat page builds a Bedrock client; never called
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -601,12 +585,20 @@ def child_env(extra: dict[str, str], scratch: Path) -> dict[str, str]:
 
 
 def run_child(
-    backend: str, part: str, target: str, args: argparse.Namespace, env: dict[str, str]
-) -> dict | None:
+    backend: str,
+    kind: str,
+    targets: tuple[str, str],
+    repeats: int,
+    trace: bool,
+    args: argparse.Namespace,
+    env: dict[str, str],
+) -> dict[str, Any] | None:
     command = [
-        sys.executable, "-m", "bench.history", "--scenario", backend, "--part", part,
-        "--target", target, "--repeats", str(args.repeats),
+        sys.executable, "-m", "bench.history", "--scenario", backend, "--part", kind,
+        "--target", targets[0], "--warm-target", targets[1], "--repeats", str(repeats),
     ]  # fmt: skip
+    if trace:
+        command.append("--trace")
     if args.profile:
         command.append("--profile")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -614,59 +606,38 @@ def run_child(
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[len("RESULT ") :])
-        else:
+        elif args.profile:
             print(line)
     if result is None:
-        print(f"WARNING: {backend} {part} failed (exit {done.returncode}):")
+        print(f"WARNING: {backend} {kind} failed (exit {done.returncode}):")
         print("\n".join(done.stderr.strip().splitlines()[-15:]))
     return result
 
 
-def _row(label: str, r: dict | None, items: Any = "", pages: Any = "") -> str:
-    if r is None:
-        return f"{label:<34}{'failed':>8}"
-    med = statistics.median(r["times"])
-    return (
-        f"{label:<34}{med:>8.3f}{min(r['times']):>8.3f}{r['cold_s']:>8.3f}"
-        f"{items!s:>8}{pages!s:>6}{_mb(r['cold_rss_kb']):>7}{_mb(r['hwm_kb']):>7}"
-        f"{_mb(r['py_peak_kb']):>8}"
-    )
-
-
-def _sub(label: str, seconds: float | None, note: str = "") -> str:
-    value = "-" if seconds is None else f"{seconds:.3f}"
-    return f"  {label:<32}{value:>8}  {note}"
-
-
-def _header() -> str:
-    return (
-        f"{'(seconds; memory MB)':<34}{'median':>8}{'min':>8}{'cold':>8}"
-        f"{'items':>8}{'pages':>6}{'RSS+':>7}{'HWM+':>7}{'py peak':>8}"
-    )
-
-
 def sqlite_part(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     path, meta = sqlite_file(args.sqlite_rows, args.rebuild)
-    size = path.stat().st_size / 1e6
-    how = "reused cached file, which was built" if meta["cached"] else "built"
+    warm, _ = sqlite_file(WARM_ROWS, False)
+    how = "reused the cached file, built" if meta["cached"] else "built"
     print(
-        f"SQLite: {args.sqlite_rows:,} dialogs, {USERS} users, last 6 days; {path} "
-        f"({size:,.0f} MB); {how} in {meta['generate_s'] + meta['insert_s']:.1f} s "
-        f"(rows {meta['generate_s']:.1f} s + executemany upsert {meta['insert_s']:.1f} s)"
+        f"SQLite: {args.sqlite_rows:,} dialogs, {USERS} users, last 6 days, "
+        f"{path.stat().st_size / 1e6:,.0f} MB at {path}; {how} in "
+        f"{meta['generate_s'] + meta['insert_s']:.1f} s (rows {meta['generate_s']:.1f} s + "
+        f"one executemany of the store's upsert {meta['insert_s']:.1f} s)"
     )
     db = sqlite3.connect(path)
-    since, until = page_range()
-    plan = db.execute(
-        f"EXPLAIN QUERY PLAN SELECT {', '.join(FIELDS)} FROM dialogs WHERE day >= ? AND day <= ? "
-        "ORDER BY request_time",
-        (key_bound(since), key_bound(until)),
-    ).fetchall()
+    bounds = tuple(key_bound(at) for at in page_range())
+    for label, order in (("the store's", "request_time"), ("index-order", "day, request_time")):
+        plan = db.execute(
+            f"EXPLAIN QUERY PLAN SELECT {', '.join(FIELDS)} FROM dialogs "
+            f"WHERE day >= ? AND day <= ? ORDER BY {order}",
+            bounds,
+        ).fetchall()
+        print(f"  plan of {label} ORDER BY {order}: " + "; ".join(row[-1] for row in plan))
     db.close()
-    print("  store's browse query plan: " + "; ".join(row[-1] for row in plan))
-    env = child_env({"CHAT_HISTORY_DB": str(path)}, scratch)
+    env = child_env({}, scratch)
     return {
-        part: run_child("sqlite", part, str(path), args, env)
-        for part in ("raw", "raw-ordered", "data", "page")
+        kind: run_child("sqlite", kind, (str(path), str(warm)), args.repeats, True, args, env)
+        for kind in ("raw", "raw-sorted", "raw-index-order", "data", "page")
     }
 
 
@@ -679,74 +650,126 @@ def dynamo_part(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         try:
             os.environ.update(child_env(moto.env(), scratch))
             built = build_dynamo(table, args.dynamo_rows)
+            build_dynamo(f"{table}-warm", WARM_ROWS)
             print(
-                f"DynamoDB (moto {moto.url} in this process): {args.dynamo_rows:,} dialogs, "
-                f"last 6 days; table+index {built['create_s']:.1f} s, items "
+                f"DynamoDB: {args.dynamo_rows:,} dialogs, last 6 days, in moto's server "
+                f"{moto.url} (this process); table + index {built['create_s']:.1f} s, items "
                 f"{built['generate_s']:.1f} s, {built['calls']} batch_write_item calls on "
                 f"{built['threads']} threads {built['load_s']:.1f} s"
             )
-            env = child_env({**moto.env(), "CHAT_HISTORY_TABLE": table}, scratch)
+            env = child_env(moto.env(), scratch)
+            targets = (table, f"{table}-warm")
+            repeats = args.dynamo_repeats
             return {
-                part: run_child("dynamo", part, table, args, env)
-                for part in ("raw", "data", "page")
+                kind: run_child("dynamo", kind, targets, repeats, kind == "page", args, env)
+                for kind in ("raw", "data", "page")
             }
         finally:
             os.environ.clear()
             os.environ.update(saved)
 
 
+def _row(label: str, r: dict[str, Any] | None, expected: int, table: bool = False) -> str:
+    """One read's figures; for the page, ``pages`` is the rows sent to the table ("t")."""
+    if r is None:
+        return f"{label:<36}{'failed':>8}"
+    items, pages = r["checks"]
+    flag = "" if items == expected else " !"
+    shown = f"{pages}t" if table else str(pages)
+    return (
+        f"{label:<36}{statistics.median(r['times']):>8.3f}{min(r['times']):>8.3f}"
+        f"{r['times'][0]:>8.3f}{r['cpu']:>8.3f}{items:>8}{flag:<2}{shown:>5}"
+        f"{_mb(r['first_rss_kb']):>7}{_mb(r['hwm_kb']):>7}{_mb(r['py_peak_kb']):>8}"
+    )
+
+
+def _sub(label: str, seconds: float | None, note: str = "") -> str:
+    return f"  {label:<34}{'-' if seconds is None else f'{seconds:.3f}':>8}  {note}".rstrip()
+
+
 def report(name: str, parts: dict[str, Any], rows: int) -> None:
-    raw, data, page = parts["raw"], parts["data"], parts["page"]
     print()
-    print(f"{name}: {rows:,} dialogs")
-    print(_header())
-    label = "raw SQL, fetchall" if name == "SQLite" else "raw paginated Query, per day"
-    print(_row(label, raw, *(raw["checks"].values() if raw else ())))
-    if "raw-ordered" in parts:
-        ordered = parts["raw-ordered"]
-        print(
-            _row(
-                "  same + ORDER BY request_time",
-                ordered,
-                *(ordered["checks"].values() if ordered else ()),
-            )
-        )
-    print(_row("data path: browse + frame", data, *(data["checks"].values() if data else ())))
+    print(f"{name}: {rows:,} dialogs in range")
+    print(
+        f"{'(s; MB)':<36}{'median':>8}{'min':>8}{'first':>8}{'cpu':>8}{'items':>8}{'':2}"
+        f"{'pages':>5}{'RSS+':>7}{'HWM+':>7}{'py peak':>8}"
+    )
+    raw_label = "raw SQL + fetchall" if "raw-sorted" in parts else "raw paginated Query, 1/day"
+    print(_row(raw_label, parts["raw"], rows))
+    if "raw-sorted" in parts:
+        print(_row("  + ORDER BY request_time (store's)", parts["raw-sorted"], rows))
+        print(_row("  + ORDER BY day, request_time", parts["raw-index-order"], rows))
+    data = parts["data"]
+    print(_row("data path: browse + dialogs_frame", data, rows))
     if data:
-        s = data["split"]
-        print(_sub("store.browse", s.get("browse")))
-        print(_sub("analytics.dialogs_frame", s.get("frame")))
-        print(_sub("apply_filters (no filter set)", s.get("filter"), "in the page, not above"))
+        print(_sub("store.browse", data["split"].get("browse")))
+        print(_sub("analytics.dialogs_frame", data["split"].get("frame")))
+        print(_sub("apply_filters, no filter set", data["split"].get("filter"), "(not above)"))
+    page = parts["page"]
+    print(_row("page load: switch_page(...).run()", page, rows, table=True))
     if page:
-        c = page["checks"]
-        print(_row("page load: switch_page().run()", page, c.get("metric_dialogs"), ""))
         read = page["split"].get("in_page_read")
-        print(_sub("read, as the page's caption says", read, "browse + frame + filters"))
+        print(_sub("read, per the page's caption", read, "browse + frame + filters"))
         rest = None if read is None else statistics.median(page["times"]) - read
-        print(_sub("rest: widgets, arrow, charts", rest, f"{c.get('rows_shown')} rows in table"))
-    else:
-        print(_row("page load: switch_page().run()", None))
+        print(_sub("rest: widgets, table, charts", rest, "incl. AppTest's message parsing"))
+
+
+def goal_lines(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    if "sqlite" in results:
+        page = results["sqlite"]["page"]
+        if page:
+            load = statistics.median(page["times"])
+            print(
+                f"SQLite History load for {args.sqlite_rows:,} dialogs: {load:.2f} s "
+                f"(goal < {SQLITE_GOAL_S:g} s): {'PASS' if load < SQLITE_GOAL_S else 'MISS'}"
+            )
+        else:
+            print("SQLite History load: not measured (failed): MISS")
+    if "dynamo" in results:
+        raw, data, page = (results["dynamo"][kind] for kind in ("raw", "data", "page"))
+        if not (raw and data and page):
+            print("DynamoDB History load / raw paginated query: not measured (failed): MISS")
+            return
+        base = statistics.median(raw["times"])
+        data_ratio = statistics.median(data["times"]) / base
+        page_ratio = statistics.median(page["times"]) / base
+        print(
+            f"DynamoDB data path / raw paginated query: {data_ratio:.2f} x wall, "
+            f"{data['cpu'] / raw['cpu']:.2f} x client CPU"
+        )
+        print(
+            f"DynamoDB page load / raw paginated query: {page_ratio:.2f} x wall, "
+            f"{page['cpu'] / raw['cpu']:.2f} x client CPU"
+        )
+        print(
+            f"DynamoDB History load / raw paginated query: {page_ratio:.2f} x "
+            f"(goal <= {DYNAMO_GOAL_RATIO:g} x; page load, wall time): "
+            f"{'PASS' if page_ratio <= DYNAMO_GOAL_RATIO else 'MISS'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite-rows", type=int, default=100_000, help="dialogs in SQLite")
     parser.add_argument("--dynamo-rows", type=int, default=10_000, help="dialogs in DynamoDB")
-    parser.add_argument("--repeats", type=int, default=5, help="timed reads after a warm-up")
+    parser.add_argument("--repeats", type=int, default=5, help="timed SQLite reads of each kind")
+    parser.add_argument(
+        "--dynamo-repeats", type=int, default=2, help="timed DynamoDB reads of each kind"
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached SQLite file")
     parser.add_argument("--only", choices=("sqlite", "dynamo"), help="run one backend")
     parser.add_argument("--profile", action="store_true", help="cProfile data path and page")
     parser.add_argument("--scenario", choices=("sqlite", "dynamo"), help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--part", choices=("raw", "raw-ordered", "data", "page"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--part", choices=[*KINDS], help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--warm-target", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.repeats = max(1, args.repeats)
+    args.dynamo_repeats = max(1, args.dynamo_repeats)
 
-    if args.scenario:  # a child: one backend, one read, its own process
-        result = run_scenario(args.scenario, args.part, args.target, args.repeats, args.profile)
-        print("RESULT " + json.dumps(result), flush=True)
+    if args.scenario:  # a child: one kind of read of one backend, in its own process
+        print("RESULT " + json.dumps(run_scenario(args)), flush=True)
         return 0
 
     import pyarrow
@@ -760,16 +783,16 @@ def main(argv: list[str] | None = None) -> int:
     since, until = page_range()
     print(
         f"range {since:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} UTC (the page's default); "
-        f"{args.repeats} timed repeats after 1 cold read, each read kind in its own process"
+        f"timed reads: SQLite {args.repeats}, DynamoDB {args.dynamo_repeats} of each kind, "
+        f"each kind in its own process after a warm-up on a {WARM_ROWS}-dialog store"
     )
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
-        scratch = Path(tmp)
         if args.only in (None, "sqlite"):
-            results["sqlite"] = sqlite_part(args, scratch)
+            results["sqlite"] = sqlite_part(args, Path(tmp))
         if args.only in (None, "dynamo"):
-            results["dynamo"] = dynamo_part(args, scratch)
+            results["dynamo"] = dynamo_part(args, Path(tmp))
 
     if "sqlite" in results:
         report("SQLite", results["sqlite"], args.sqlite_rows)
@@ -777,37 +800,16 @@ def main(argv: list[str] | None = None) -> int:
         report("DynamoDB (moto server)", results["dynamo"], args.dynamo_rows)
     print()
     print(
-        "cold: the first read of its process. RSS+: ru_maxrss growth over that cold read; "
-        "HWM+: median peak-RSS growth of the warm reads (VmHWM reset before each); py peak: "
-        "tracemalloc peak of one more read. Page memory includes AppTest's own parsing."
+        "first: the first timed read (first large one of its process); cpu: median CPU of "
+        "the reading process (moto runs elsewhere); items: dialogs read (page: its metric; "
+        "500t: rows sent to its table), ! = not all; RSS+: ru_maxrss growth over the first read; "
+        "HWM+: median peak-RSS growth per read (VmHWM reset before each); py peak: "
+        "tracemalloc peak of one more read."
     )
-
     print()
-    if "sqlite" in results:
-        page = results["sqlite"]["page"]
-        if page:
-            load = statistics.median(page["times"])
-            print(
-                f"SQLite History load for {args.sqlite_rows:,} dialogs: {load:.2f} s "
-                f"(goal < {SQLITE_GOAL_S:g} s): {'PASS' if load < SQLITE_GOAL_S else 'MISS'}"
-            )
-        else:
-            print("SQLite History load: not measured (failed): MISS")
-    if "dynamo" in results:
-        parts = results["dynamo"]
-        if parts["raw"] and parts["page"] and parts["data"]:
-            raw = statistics.median(parts["raw"]["times"])
-            page_ratio = statistics.median(parts["page"]["times"]) / raw
-            data_ratio = statistics.median(parts["data"]["times"]) / raw
-            print(f"DynamoDB data path (browse + frame) / raw paginated query: {data_ratio:.2f} x")
-            print(
-                f"DynamoDB History load / raw paginated query: {page_ratio:.2f} x "
-                f"(goal <= {DYNAMO_GOAL_RATIO:g} x, on the page load): "
-                f"{'PASS' if page_ratio <= DYNAMO_GOAL_RATIO else 'MISS'}"
-            )
-        else:
-            print("DynamoDB History load / raw paginated query: not measured (failed): MISS")
-    print(f"total run {time.perf_counter() - started:.0f} s")
+    goal_lines(args, results)
+    load = " / ".join(f"{n:.2f}" for n in os.getloadavg())
+    print(f"total run {time.perf_counter() - started:.0f} s; load average at the end {load}")
     return 0
 
 

@@ -38,6 +38,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{input} in · {output} out tokens · first token {ttft} ms · total {latency} ms",
     ),
     "stopped": ("답변을 중단했습니다.", "You stopped the answer."),
+    "no_answer": (
+        "이 질문에는 답변을 받지 못했습니다.",
+        "No answer was received for this question.",
+    ),
     "retry": ("다시 시도", "Retry"),
     "save_failed": (
         "이 대화를 기록에 저장하지 못했습니다. 화면의 답변은 그대로 남아 있습니다.",

@@ -1,0 +1,190 @@
+"""Streamlit glue: how the chat page draws dialogs, a streaming turn, and its dialogs boxes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chatbot import resources
+from chatbot.access import UserHistory
+from chatbot.chat_session import ChatSession
+from chatbot.config import Settings
+from chatbot.conversation import Saved, Turn
+from chatbot.errors import classify, error_code
+from chatbot.i18n import language_of, t
+from chatbot.modes import DEFAULT_MODE
+from chatbot.safety import defuse_images, defuse_stream
+from chatbot.store import Dialog, DialogType, Status, StoreError
+from chatbot.store.outbox import Outbox
+
+_FEEDBACK = {"up": 1, "down": 0}
+
+
+def shown_question(kind: str, body: str) -> str:
+    return f"📎 {body}" if kind == DialogType.DOCUMENT else body
+
+
+class ChatView:
+    def __init__(
+        self,
+        chat: ChatSession,
+        history: UserHistory,
+        outbox: Outbox,
+        settings: Settings,
+        lang: str,
+    ) -> None:
+        self.chat = chat
+        self.history = history
+        self.outbox = outbox
+        self.settings = settings
+        self.lang = lang
+
+    def show(self, dialog: Dialog, last: bool) -> None:
+        """A stored (or just finished) dialog, with its notice, usage and feedback."""
+        with st.chat_message("user"):
+            st.markdown(defuse_images(shown_question(dialog.type, dialog.body)))
+        with st.chat_message("assistant"):
+            if dialog.msg:
+                st.markdown(defuse_images(dialog.msg))
+            self._show_status(dialog, last)
+            if dialog.output_tokens is not None:
+                st.caption(
+                    t(
+                        "usage",
+                        self.lang,
+                        input=dialog.input_tokens,
+                        output=dialog.output_tokens,
+                        ttft=dialog.ttft_ms,
+                        latency=dialog.latency_ms,
+                    )
+                )
+            if dialog.status == Status.COMPLETE:
+                st.feedback(
+                    "thumbs",
+                    key=f"feedback-{dialog.request_id}",
+                    default=_FEEDBACK.get(dialog.feedback or ""),
+                    on_change=self._save_feedback,
+                    args=(dialog,),
+                )
+
+    def _show_status(self, dialog: Dialog, last: bool) -> None:
+        # This session's turns carry the precise notice; replayed ones only their status.
+        notice = self.chat.notices.get(dialog.request_id)
+        if dialog.status == Status.STOPPED:
+            st.caption(notice or t("stopped", self.lang))
+        elif dialog.status == Status.INCOMPLETE:
+            st.error(notice or t("stream_failed", self.lang), icon="⚠️")
+        elif dialog.status == Status.ERROR:
+            st.error(notice or t("no_answer", self.lang), icon="⚠️")
+            if last and dialog.type == DialogType.TEXT:
+                st.button(
+                    t("retry", self.lang),
+                    key=f"retry-{dialog.request_id}",
+                    icon="🔁",
+                    on_click=_retry,
+                    args=(dialog.body, dialog.mode or DEFAULT_MODE),
+                )
+        elif notice:  # a complete answer that could not be saved yet
+            st.warning(notice, icon="💾")
+
+    def _save_feedback(self, dialog: Dialog) -> None:
+        choice = st.session_state[f"feedback-{dialog.request_id}"]
+        value = None if choice is None else ("up" if choice else "down")
+        try:
+            self.history.set_feedback(dialog.request_time, value)
+        except StoreError:
+            st.toast(t("save_failed", self.lang))
+
+    def run(self, turn: Turn) -> None:
+        """Stream ``turn`` into the page, then store it (also when the user stops it)."""
+        with st.chat_message("user"):
+            st.markdown(defuse_images(shown_question(turn.kind, turn.question)))
+        with st.chat_message("assistant"):
+            typing = st.empty()
+            typing.caption(t("typing", self.lang))
+            try:
+                st.write_stream(_after_typing(defuse_stream(turn.stream()), typing))
+            finally:
+                # Reached on a stop too: the partial answer is saved before anything else.
+                dialog = turn.finish(self.history, self.chat.memory, self.outbox)
+                self.chat.add(dialog, self._notice(turn, dialog))
+
+    def _notice(self, turn: Turn, dialog: Dialog) -> str | None:
+        """What to say under the answer: the error, the stop, an unsaved dialog."""
+        lang = language_of(turn.question, self.lang)
+        notices = []
+        if turn.error is not None:
+            region = resources.bedrock_region(self.settings)
+            notices.append(
+                t(
+                    classify(turn.error, region),
+                    lang,
+                    code=error_code(turn.error),
+                    model=turn.model_id,
+                    region=region,
+                )
+            )
+        elif dialog.status == Status.STOPPED:
+            notices.append(t("stopped", lang))
+        if turn.saved == Saved.QUEUED:
+            notices.append(t("save_queued", lang))
+        elif turn.saved == Saved.LOST:
+            notices.append(t("save_failed", lang))
+        return "\n\n".join(notices) or None
+
+    def confirm_delete(self) -> None:
+        """The delete-my-history dialog, while it is open.
+
+        Whether it is open lives in session state, so a full rerun (not only the dialog's own
+        fragment rerun) still finds it open; closing it any way clears the flag.
+        """
+        if not st.session_state.get("confirming_delete"):
+            return
+
+        @st.dialog(t("delete_confirm_title", self.lang), on_dismiss=close_delete_dialog)
+        def dialog() -> None:
+            st.write(t("delete_confirm", self.lang, user=self.history.user_id))
+            with st.container(horizontal=True):
+                if st.button(t("delete_yes", self.lang), type="primary", key="delete_yes"):
+                    try:
+                        count = self.history.delete_all()
+                    except StoreError as error:
+                        st.error(t("delete_failed", self.lang, detail=error))
+                        return
+                    self.chat.clear()
+                    st.session_state.deleted_count = count
+                    close_delete_dialog()
+                    st.rerun()
+                if st.button(
+                    t("cancel", self.lang), key="delete_cancel", on_click=close_delete_dialog
+                ):
+                    st.rerun()
+
+        dialog()
+
+
+def open_delete_dialog() -> None:
+    st.session_state.confirming_delete = True
+
+
+def close_delete_dialog() -> None:
+    st.session_state.confirming_delete = False
+
+
+def _retry(question: str, mode_id: str) -> None:
+    st.session_state.pending_question = (question, mode_id)
+
+
+def take_retry() -> tuple[str, str] | None:
+    """The question and mode of a Retry click, once."""
+    return st.session_state.pop("pending_question", None)
+
+
+def _after_typing(pieces: Iterable[str], typing: DeltaGenerator) -> Iterator[str]:
+    """Pass ``pieces`` through, removing the typing indicator when the first one arrives."""
+    for piece in pieces:
+        typing.empty()
+        yield piece
+    typing.empty()
