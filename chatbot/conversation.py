@@ -42,6 +42,7 @@ class Saved(StrEnum):
     QUEUED = "queued"  # the store failed; the outbox writes it when the store is back
     LOST = "lost"  # the store and the outbox both failed: the user is told
 
+
 ChunkSource = Callable[[], Iterable[BaseMessageChunk]]
 
 
