@@ -116,16 +116,7 @@ class ChatView:
         lang = language_of(turn.question, self.lang)
         notices = []
         if turn.error is not None:
-            region = resources.bedrock_region(self.settings)
-            notices.append(
-                t(
-                    classify(turn.error, region),
-                    lang,
-                    code=error_code(turn.error),
-                    model=turn.model_id,
-                    region=region,
-                )
-            )
+            notices.append(self._problem(turn.error, lang, turn.model_id))
         elif dialog.status == Status.STOPPED:
             notices.append(t("stopped", lang))
         if turn.saved == Saved.QUEUED:
@@ -133,6 +124,25 @@ class ChatView:
         elif turn.saved == Saved.LOST:
             notices.append(t("save_failed", lang))
         return "\n\n".join(notices) or None
+
+    def _problem(self, error: Exception, lang: str, model_id: str) -> str:
+        """What went wrong with a Bedrock call, and what to do, in ``lang``."""
+        region = resources.bedrock_region(self.settings)
+        return t(
+            classify(error, region), lang, code=error_code(error), model=model_id, region=region
+        )
+
+    def model_list(self, model_id: str) -> None:
+        """The original's "list models": what Bedrock offers in the region, on request."""
+        with st.expander(t("models", self.lang)):
+            if not st.button(t("list_models", self.lang), key="list_models"):
+                return
+            try:
+                models = resources.foundation_models(self.settings.bedrock_region)
+            except Exception as error:  # the same failures as a turn, with the same messages
+                st.error(self._problem(error, self.lang, model_id))
+                return
+            st.dataframe(models, hide_index=True)
 
     def confirm_delete(self) -> None:
         """The delete-my-history dialog, while it is open.

@@ -11,6 +11,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "chat_page": ("채팅", "Chat"),
     "mode": ("모드", "Mode"),
     "model": ("모델", "Model"),
+    "models": ("Bedrock 모델 목록", "Bedrock models"),
+    "list_models": ("이 리전의 Claude 모델 보기", "Show the Claude models of this region"),
     "new_chat": ("새 대화", "New chat"),
     "new_chat_help": (
         "화면과 대화 기억을 비웁니다. 저장된 기록은 지워지지 않습니다.",

@@ -25,18 +25,40 @@ def _retries() -> dict[str, Any]:
     }
 
 
-def bedrock_runtime_client(region: str | None = None) -> Any:
-    """A ``bedrock-runtime`` client; raises botocore's NoRegionError without a region.
-
-    The endpoint, region and credentials come from boto3's standard chain.
-    """
+def _client(service: str, region: str | None) -> Any:
+    """The endpoint, region and credentials come from boto3's standard chain; raises
+    botocore's NoRegionError when there is no region."""
     config = Config(
         retries=_retries(),
         connect_timeout=5,
         read_timeout=120,
         user_agent_extra="bedrock-stream-chatbot",
     )
-    return boto3.session.Session().client("bedrock-runtime", region_name=region, config=config)
+    return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+def bedrock_runtime_client(region: str | None = None) -> Any:
+    return _client("bedrock-runtime", region)
+
+
+def list_models(region: str | None = None) -> list[dict[str, Any]]:
+    """The Anthropic text models Bedrock offers in ``region`` (the original's "list models").
+
+    Newer models answer on demand only through an inference profile (``global.``/``us.``
+    prefixed ids), which the sidebar offers; this list says what the region has.
+    """
+    response = _client("bedrock", region).list_foundation_models(
+        byProvider="Anthropic", byOutputModality="TEXT"
+    )
+    return [
+        {
+            "model_id": summary["modelId"],
+            "name": summary.get("modelName", ""),
+            "streaming": summary.get("responseStreamingSupported", False),
+            "status": summary.get("modelLifecycle", {}).get("status", ""),
+        }
+        for summary in response.get("modelSummaries", [])
+    ]
 
 
 def chat_model(client: Any, model_id: str) -> ChatBedrockConverse:

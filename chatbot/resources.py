@@ -61,6 +61,11 @@ def _bedrock_runtime(region: str | None) -> Any:
     return llm.bedrock_runtime_client(region)
 
 
+@st.cache_data(ttl=3600, show_spinner=False)
+def foundation_models(region: str | None) -> list[dict[str, Any]]:
+    return llm.list_models(region)
+
+
 @st.cache_resource(show_spinner=False)
 def chat_model(region: str | None, model_id: str) -> ChatBedrockConverse:
     return llm.chat_model(_bedrock_runtime(region), model_id)

@@ -45,6 +45,7 @@ with st.sidebar:
         )
     ]
     model_id = st.selectbox(t("model", lang), settings.model_choices, key="model_id")
+    view.model_list(model_id)
     if mode.uses_history:
         exchanges = len(chat.memory) // 2
         st.caption(t("memory_caption", lang, k=settings.chat_window_k, used=exchanges))

@@ -28,8 +28,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("CHAT_HISTORY_DB", str(tmp_path / "chat.sqlite3"))
     monkeypatch.setenv("CHAT_OUTBOX_DB", str(tmp_path / "outbox.sqlite3"))
-    # Clients and stores are cached per process; each test builds its own.
+    # Clients, stores and model lists are cached per process; each test builds its own.
     st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 @pytest.fixture

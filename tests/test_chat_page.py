@@ -303,3 +303,23 @@ def test_secrets_never_reach_the_page_or_the_log(
     assert "expired or invalid" in page and "not allowed" in page
     for value in (secret, key_id):
         assert value not in page and value not in caplog.text
+
+
+def test_the_models_of_the_region_are_listed_on_request(bedrock: FakeBedrock) -> None:
+    at = open_app()
+    assert len(at.sidebar.dataframe) == 0  # no control-plane call until asked
+    at.sidebar.button(key="list_models").click().run()
+    models = at.sidebar.dataframe[0].value
+    assert "anthropic.claude-sonnet-4-5-20250929-v1:0" in set(models["model_id"])
+    assert bedrock.requests[-1].operation == "list-foundation-models"
+
+
+def test_listing_models_without_access_says_why(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    at = open_app()
+    at.sidebar.button(key="list_models").click().run()
+    assert not at.exception
+    assert "cannot be reached" in at.sidebar.error[0].value
