@@ -51,11 +51,13 @@ with st.sidebar:
         st.caption(t("memory_caption", lang, k=settings.chat_window_k, used=exchanges))
     else:
         st.caption(t("mode_no_memory", lang))
-    if st.button(t("new_chat", lang), help=t("new_chat_help", lang), icon="🧹"):
+    if st.button(t("new_chat", lang), help=t("new_chat_help", lang), icon="🧹", key="new_chat"):
         if not chat.new_chat():
             st.toast(t("history_unavailable", lang))
         st.rerun()
-    st.button(t("delete_history", lang), icon="🗑️", on_click=open_delete_dialog)
+    st.button(
+        t("delete_history", lang), icon="🗑️", on_click=open_delete_dialog, key="delete_history"
+    )
 view.confirm_delete()
 if (deleted := st.session_state.pop("deleted_count", None)) is not None:
     st.success(t("deleted", lang, count=deleted), icon="🗑️")

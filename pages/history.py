@@ -129,22 +129,18 @@ with table_tab:
         st.caption(t("select_hint", lang))
     with st.container(horizontal=True):
         stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
-        st.download_button(
-            t("export_csv", lang),
-            data=lambda: analytics.to_csv(frame),
-            file_name=f"dialogs-{stamp}.csv",
-            mime="text/csv",
-            icon="⬇️",
-            on_click="ignore",
-        )
-        st.download_button(
-            t("export_json", lang),
-            data=lambda: analytics.to_json(frame),
-            file_name=f"dialogs-{stamp}.json",
-            mime="application/json",
-            icon="⬇️",
-            on_click="ignore",
-        )
+        for label, build, extension, mime in (
+            ("export_csv", analytics.to_csv, "csv", "text/csv"),
+            ("export_json", analytics.to_json, "json", "application/json"),
+        ):
+            st.download_button(
+                t(label, lang),
+                data=partial(build, frame),  # built only when clicked
+                file_name=f"dialogs-{stamp}.{extension}",
+                mime=mime,
+                icon="⬇️",
+                on_click="ignore",
+            )
 
 with charts_tab:
     st.subheader(t("chart_per_day", lang))

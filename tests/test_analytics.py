@@ -4,30 +4,22 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from chatbot import analytics
-from chatbot.store.base import Dialog, format_request_time, new_request_id
+from chatbot.store.base import Dialog
+from tests.factories import make_dialog
 
 START = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
 
 
 def make(i: int, **changes) -> Dialog:
-    request_id = new_request_id()
     values = dict(
-        user_id=f"user{i % 2}",
-        request_time=format_request_time(START + timedelta(hours=i), request_id),
-        request_id=request_id,
-        type="text",
         body=f"질문 {i}",
         msg=f'Answer {i}, with "quotes", commas\nand a newline',
         mode=("normal", "translation")[i % 2],
-        model_id="m",
-        input_tokens=10,
         output_tokens=20 + i,
-        ttft_ms=300,
         latency_ms=1000 + 100 * i,
         status="complete" if i % 3 else "error",
     )
-    values.update(changes)
-    return Dialog(**values)
+    return make_dialog(f"user{i % 2}", START + timedelta(hours=i), **{**values, **changes})
 
 
 def frame() -> pd.DataFrame:

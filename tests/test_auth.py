@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatbot.access import AccessDenied, AnalystHistory, Identity, UserHistory
-from chatbot.store.base import Dialog, format_request_time, new_request_id
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock
+from tests.factories import make_dialog
 
 APP = str(Path(__file__).parents[1] / "app.py")
 AUTH = {
@@ -64,21 +64,15 @@ def _db() -> str:
 
 def test_a_signed_in_user_sees_only_their_own_dialogs(bedrock: FakeBedrock) -> None:
     store = SqliteStore(_db())
-    request_id = new_request_id()
-    store.put(
-        Dialog(
-            user_id="lee@example.com",
-            request_time=format_request_time(datetime.now(UTC), request_id),
-            request_id=request_id,
-            type="text",
-            body="이씨의 비밀 질문",
-            msg="비밀 답변",
-        )
-    )
+    now = datetime.now(UTC)
+    store.put(make_dialog("lee@example.com", now, body="이씨의 비밀 질문", msg="비밀 답변"))
+    store.put(make_dialog("kim@example.com", now, body="김씨의 질문", msg="김씨의 답변"))
     at = signed_in_app()
     at.query_params["user"] = "lee@example.com"  # a local-mode id in the URL changes nothing
     at.run()
-    assert all("비밀" not in m.value for m in at.markdown)
+    shown = [m.value for m in at.markdown]
+    assert "김씨의 질문" in shown and "김씨의 답변" in shown
+    assert all("비밀" not in text for text in shown)
 
 
 def test_non_analysts_have_no_history_page(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,24 +102,12 @@ def test_local_mode_can_be_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
 # The rules themselves live in chatbot, whatever the pages show.
 
 
-def _dialog(user: str) -> Dialog:
-    request_id = new_request_id()
-    return Dialog(
-        user_id=user,
-        request_time=format_request_time(datetime.now(UTC), request_id),
-        request_id=request_id,
-        type="text",
-        body="q",
-        msg="a",
-    )
-
-
 def test_user_history_reads_and_writes_only_its_identity(store: SqliteStore) -> None:
     alice = UserHistory(store, Identity("alice", analyst=False, signed_in=True))
-    store.put(_dialog("bob"))
-    alice.put(_dialog("alice"))
+    store.put(make_dialog(at=datetime.now(UTC), user="bob"))
+    alice.put(make_dialog(at=datetime.now(UTC), user="alice"))
     with pytest.raises(AccessDenied):
-        alice.put(_dialog("bob"))
+        alice.put(make_dialog(at=datetime.now(UTC), user="bob"))
     since = datetime.now(UTC) - timedelta(hours=1)
     assert [d.user_id for d in alice.recent(since)] == ["alice"]
     assert alice.delete_all() == 1
@@ -135,7 +117,7 @@ def test_user_history_reads_and_writes_only_its_identity(store: SqliteStore) -> 
 def test_only_analysts_can_browse_everyone(store: SqliteStore) -> None:
     with pytest.raises(AccessDenied):
         AnalystHistory(store, Identity("alice", analyst=False, signed_in=True))
-    store.put(_dialog("bob"))
+    store.put(make_dialog(at=datetime.now(UTC), user="bob"))
     analyst = AnalystHistory(store, Identity("boss", analyst=True, signed_in=True))
     now = datetime.now(UTC)
     dialogs, _ = analyst.browse(now - timedelta(hours=1), now + timedelta(hours=1))

@@ -113,7 +113,7 @@ def test_new_chat_clears_the_screen_and_memory_and_survives_a_reload(
     bedrock: FakeBedrock,
 ) -> None:
     at = send(open_app(), SEOUL)
-    at.sidebar.button[0].click().run()
+    at.sidebar.button(key="new_chat").click().run()
     assert shown(at) == []
     assert shown(open_app()) == []
     send(at, FARE)
@@ -149,17 +149,22 @@ def test_without_a_region_the_page_says_so(monkeypatch: pytest.MonkeyPatch) -> N
     assert "BEDROCK_REGION" in at.error[0].value
 
 
-def test_unreachable_bedrock_is_a_message_not_a_traceback(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def bedrock_unreachable(monkeypatch: pytest.MonkeyPatch, region: str) -> None:
+    """Credentials, one attempt, and a closed loopback port as Bedrock's endpoint."""
     for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "BEDROCK_REGION": region,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
         "AWS_MAX_ATTEMPTS": "1",
     }.items():
         monkeypatch.setenv(name, value)
+
+
+def test_unreachable_bedrock_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bedrock_unreachable(monkeypatch, "us-east-1")
     at = send(open_app(), "hello")
     assert not at.exception
     assert "cannot be reached" in at.error[0].value
@@ -220,7 +225,7 @@ def test_delete_my_history_asks_first_then_deletes_and_reports_the_count(
     for question in (SEOUL, FARE):
         at = send(at, question)
     send(open_app(user="bob"), "hello")
-    at.sidebar.button[1].click().run()
+    at.sidebar.button(key="delete_history").click().run()
     assert len(store_rows()) == 2  # nothing deleted before the confirmation
     at.button(key="delete_yes").click().run()
     assert "Deleted 2 stored dialogs." in at.success[0].value
@@ -230,7 +235,7 @@ def test_delete_my_history_asks_first_then_deletes_and_reports_the_count(
 
 def test_delete_can_be_cancelled(bedrock: FakeBedrock) -> None:
     at = send(open_app(), SEOUL)
-    at.sidebar.button[1].click().run()
+    at.sidebar.button(key="delete_history").click().run()
     at.button(key="delete_cancel").click().run()
     assert len(store_rows()) == 1 and len(shown(at)) == 2
 
@@ -278,14 +283,7 @@ def test_a_store_outage_keeps_the_answer_and_saves_it_when_the_store_is_back(
 
 
 def test_a_region_without_bedrock_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "BEDROCK_REGION": "xx-nowhere-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
-        "AWS_MAX_ATTEMPTS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    bedrock_unreachable(monkeypatch, "xx-nowhere-1")
     at = send(open_app(), "hello")
     assert "not found in region xx-nowhere-1" in at.error[0].value
 

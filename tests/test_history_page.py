@@ -12,32 +12,24 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from chatbot.store.base import Dialog, StoreError, format_request_time, new_request_id
+from chatbot.store.base import Dialog, StoreError, format_request_time
 from chatbot.store.sqlite import SqliteStore
+from tests.factories import make_dialog
 
 APP = str(Path(__file__).parents[1] / "app.py")
 NOW = datetime.now(UTC)
 
 
 def dialog(i: int, **changes) -> Dialog:
-    request_id = new_request_id()
     values = dict(
-        user_id=("alice", "bob", "김철수")[i % 3],
-        request_time=format_request_time(NOW - timedelta(hours=i), request_id),
-        request_id=request_id,
-        type="text",
         body=f"질문 {i}",
         msg=f"answer {i}",
         mode=("normal", "translation", "pii", "grammar")[i % 4],
-        model_id="m",
-        input_tokens=10,
-        output_tokens=20,
-        ttft_ms=300,
         latency_ms=1000 + i,
         status="error" if i % 5 == 0 else "complete",
     )
-    values.update(changes)
-    return Dialog(**values)
+    user = ("alice", "bob", "김철수")[i % 3]
+    return make_dialog(user, NOW - timedelta(hours=i), **{**values, **changes})
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ from datetime import UTC, datetime
 from langchain_core.messages import AIMessage, HumanMessage
 
 from chatbot.memory import REPLAYED_ANSWER_CHARS, replayed_messages, window
-from chatbot.store.base import Dialog, format_request_time
+from chatbot.store.base import Dialog
+from tests.factories import make_dialog
 
 
 def _exchanges(n: int, answer: str = "answer") -> list:
@@ -33,18 +34,9 @@ def test_window_is_bounded_by_size_and_starts_on_a_question() -> None:
 
 
 def _dialog(i: int, **changes) -> Dialog:
-    values = dict(
-        user_id="u",
-        request_time=format_request_time(datetime(2026, 1, 1, 0, 0, i, tzinfo=UTC), f"id{i:06d}"),
-        request_id=f"id{i:06d}",
-        type="text",
-        body=f"question {i}",
-        msg="긴 답변 " * 100,
-        mode="normal",
-        status="complete",
-    )
-    values.update(changes)
-    return Dialog(**values)
+    at = datetime(2026, 1, 1, 0, 0, i, tzinfo=UTC)
+    values = {"body": f"question {i}", "msg": "긴 답변 " * 100, **changes}
+    return make_dialog("u", at, **values)
 
 
 def test_replay_seeds_only_complete_conversations_with_shortened_answers() -> None:

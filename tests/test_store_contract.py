@@ -16,38 +16,14 @@ from chatbot.store.base import (
     Dialog,
     DialogStore,
     Status,
-    format_request_time,
-    new_request_id,
 )
 from chatbot.store.create_table import create_table
 from chatbot.store.dynamodb import DynamoStore
 from chatbot.store.sqlite import SqliteStore
 from loopback.dynamodb import MotoDynamo
+from tests.factories import NOW, make_dialog
 
-NOW = datetime(2026, 11, 25, 9, 30, 15, 123000, tzinfo=UTC)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def dialog(user: str = "alice", at: datetime = NOW, **changes: object) -> Dialog:
-    request_id = new_request_id()
-    values: dict[str, object] = dict(
-        user_id=user,
-        request_time=format_request_time(at, request_id),
-        request_id=request_id,
-        type="text",
-        body="서울 지하철 요금은? 🚇",
-        msg="1,400원입니다.\n<b>not html</b>",
-        mode="normal",
-        model_id="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
-        input_tokens=12,
-        output_tokens=34,
-        ttft_ms=300,
-        latency_ms=2300,
-        status="complete",
-        session_id="s1",
-    )
-    values.update(changes)
-    return Dialog(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +66,7 @@ def test_every_field_round_trips(store: DialogStore) -> None:
     unit = "한국어 질문입니다 🚇 émoji ✓ "
     body = unit * (300_000 // len(unit.encode()))
     assert 250_000 < len(body.encode()) < 350_000
-    written = dialog(body=body, msg="답변 " * 5000, feedback="up", status=Status.INCOMPLETE)
+    written = make_dialog(body=body, msg="답변 " * 5000, feedback="up", status=Status.INCOMPLETE)
     store.put(written)
     (got,) = store.user_dialogs("alice", NOW - timedelta(seconds=1))
     assert got == written
@@ -100,7 +76,7 @@ def test_every_field_round_trips(store: DialogStore) -> None:
 
 
 def test_none_fields_round_trip_as_none(store: DialogStore) -> None:
-    written = dialog(
+    written = make_dialog(
         mode=None,
         model_id=None,
         input_tokens=None,
@@ -116,7 +92,7 @@ def test_none_fields_round_trip_as_none(store: DialogStore) -> None:
 
 
 def test_writing_the_same_dialog_twice_keeps_one(store: DialogStore) -> None:
-    written = dialog()
+    written = make_dialog()
     store.put(written)
     store.put(written)
     assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [written]
@@ -125,8 +101,8 @@ def test_writing_the_same_dialog_twice_keeps_one(store: DialogStore) -> None:
 def test_reads_are_per_user_in_time_order_within_the_range(store: DialogStore) -> None:
     times = [NOW - timedelta(days=3), NOW - timedelta(hours=1), NOW, NOW + timedelta(hours=1)]
     for at in reversed(times):
-        store.put(dialog(at=at))
-    store.put(dialog(user="bob"))
+        store.put(make_dialog(at=at))
+    store.put(make_dialog(user="bob"))
     got = store.user_dialogs("alice", NOW - timedelta(days=2), until=NOW + timedelta(minutes=1))
     assert [d.created for d in got] == times[1:3]
     everything = store.user_dialogs("alice", LONG_AGO)
@@ -134,7 +110,7 @@ def test_reads_are_per_user_in_time_order_within_the_range(store: DialogStore) -
 
 
 def test_two_turns_in_the_same_millisecond_are_both_kept(store: DialogStore) -> None:
-    first, second = dialog(), dialog()
+    first, second = make_dialog(), make_dialog()
     store.put(first)
     store.put(second)
     got = store.user_dialogs("alice", NOW - timedelta(days=1))
@@ -145,7 +121,8 @@ def test_two_turns_in_the_same_millisecond_are_both_kept(store: DialogStore) -> 
 
 def test_more_than_a_megabyte_of_one_users_history_is_read_whole(store: DialogStore) -> None:
     written = [
-        dialog(at=NOW + timedelta(seconds=i), body=f"{i:02d}" + "x" * 30_000) for i in range(40)
+        make_dialog(at=NOW + timedelta(seconds=i), body=f"{i:02d}" + "x" * 30_000)
+        for i in range(40)
     ]
     for item in written:
         store.put(item)
@@ -164,17 +141,17 @@ def test_browsing_a_date_range_spans_users_and_days(store: DialogStore) -> None:
     until = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
     ms = timedelta(milliseconds=1)
     inside = [
-        dialog(user="alice", at=since),  # since is inclusive
-        dialog(user="bob", at=since + timedelta(hours=5)),
-        dialog(user="carol", at=datetime(2026, 11, 3, 0, 0, tzinfo=UTC)),  # midnight
-        dialog(user="alice", at=datetime(2026, 11, 3, 23, 59, 59, 999000, tzinfo=UTC)),
-        dialog(user="bob", at=until - ms),
+        make_dialog(user="alice", at=since),  # since is inclusive
+        make_dialog(user="bob", at=since + timedelta(hours=5)),
+        make_dialog(user="carol", at=datetime(2026, 11, 3, 0, 0, tzinfo=UTC)),  # midnight
+        make_dialog(user="alice", at=datetime(2026, 11, 3, 23, 59, 59, 999000, tzinfo=UTC)),
+        make_dialog(user="bob", at=until - ms),
     ]
     outside = [
-        dialog(user="alice", at=since - ms),
-        dialog(user="carol", at=until),  # until is exclusive
-        dialog(user="bob", at=datetime(2026, 11, 1, 13, 0, tzinfo=UTC)),
-        dialog(user="carol", at=datetime(2026, 11, 5, 11, 0, tzinfo=UTC)),
+        make_dialog(user="alice", at=since - ms),
+        make_dialog(user="carol", at=until),  # until is exclusive
+        make_dialog(user="bob", at=datetime(2026, 11, 1, 13, 0, tzinfo=UTC)),
+        make_dialog(user="carol", at=datetime(2026, 11, 5, 11, 0, tzinfo=UTC)),
     ]
     for item in outside + inside:
         store.put(item)
@@ -188,7 +165,7 @@ def test_browsing_a_date_range_spans_users_and_days(store: DialogStore) -> None:
 
 
 def test_feedback_is_recorded_and_cleared(store: DialogStore) -> None:
-    written = dialog()
+    written = make_dialog()
     store.put(written)
     store.set_feedback("alice", written.request_time, "down")
     assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [
@@ -200,7 +177,7 @@ def test_feedback_is_recorded_and_cleared(store: DialogStore) -> None:
 
 def test_a_new_chat_is_remembered_and_is_not_a_dialog(store: DialogStore) -> None:
     assert store.chat_start("alice") is None
-    written = dialog()
+    written = make_dialog()
     store.put(written)
     store.set_chat_start("alice", NOW)
     store.set_chat_start("alice", NOW + timedelta(minutes=5))
@@ -215,8 +192,8 @@ def test_a_new_chat_is_remembered_and_is_not_a_dialog(store: DialogStore) -> Non
 
 def test_delete_user_counts_and_leaves_others_alone(store: DialogStore) -> None:
     for i in range(3):
-        store.put(dialog(user="alice", at=NOW + timedelta(minutes=i)))
-    kept = dialog(user="bob")
+        store.put(make_dialog(user="alice", at=NOW + timedelta(minutes=i)))
+    kept = make_dialog(user="bob")
     store.put(kept)
     store.set_chat_start("bob", NOW)
     assert store.delete_user("alice") == 3
@@ -228,7 +205,7 @@ def test_delete_user_counts_and_leaves_others_alone(store: DialogStore) -> None:
 
 
 def test_dialogs_of_the_original_system_are_read_by_their_time(store: DialogStore) -> None:
-    legacy = dialog(at=datetime(2023, 12, 5, 18, 26, tzinfo=UTC))._replace(
+    legacy = make_dialog(at=datetime(2023, 12, 5, 18, 26, tzinfo=UTC))._replace(
         request_time="2023-12-05 18:26:00",
         mode=None,
         model_id=None,
@@ -293,7 +270,7 @@ def test_any_dialog_round_trips(
 ) -> None:
     # The store outlives the examples: a user of its own per example keeps them apart.
     user = f"user-{uuid.uuid4().hex}"
-    written = dialog(
+    written = make_dialog(
         user=user,
         at=at,
         body=body,

@@ -14,32 +14,13 @@ from botocore.stub import Stubber
 from chatbot.config import Settings
 from chatbot.store import dynamodb as dynamodb_module
 from chatbot.store import open_store
-from chatbot.store.base import Dialog, StoreError, format_request_time, new_request_id
+from chatbot.store.base import Dialog, StoreError
 from chatbot.store.create_table import backfill_day, create_table, main
 from chatbot.store.dynamodb import CHAT_START_KEY, DAY_INDEX, DynamoStore, dynamodb_client
 from loopback.dynamodb import MotoDynamo
+from tests.factories import NOW, make_dialog
 
-NOW = datetime(2026, 11, 25, 9, 30, 15, 123000, tzinfo=UTC)
 SECRET = "wJalrXUtnFEMI-this-must-never-be-printed"
-
-
-def dialog(user: str = "alice", at: datetime = NOW, **changes: Any) -> Dialog:
-    request_id = new_request_id()
-    values: dict[str, Any] = dict(
-        user_id=user,
-        request_time=format_request_time(at, request_id),
-        request_id=request_id,
-        type="text",
-        body="질문",
-        msg="답변",
-        mode="normal",
-        input_tokens=12,
-        output_tokens=34,
-        ttft_ms=300,
-        latency_ms=2300,
-    )
-    values.update(changes)
-    return Dialog(**values)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +85,7 @@ def put_legacy(client: Any, table: str, user: str, request_time: str) -> None:
 
 
 def test_numbers_are_numbers_and_none_fields_are_absent(store: DynamoStore) -> None:
-    written = dialog(model_id=None, session_id=None, feedback=None)
+    written = make_dialog(model_id=None, session_id=None, feedback=None)
     store.put(written)
     item = raw_item(store, written)
     assert item["input_tokens"] == {"N": "12"} and item["latency_ms"] == {"N": "2300"}
@@ -174,7 +155,7 @@ def test_a_legacy_table_gets_the_index_and_its_items_a_day(client: Any, billing:
 def test_a_missing_table_names_the_create_command(moto: MotoDynamo) -> None:
     store = DynamoStore("nowhere")
     for call in (
-        lambda: store.put(dialog()),
+        lambda: store.put(make_dialog()),
         lambda: store.user_dialogs("alice", NOW),
         lambda: store.browse(NOW, NOW + timedelta(days=1)),
         lambda: store.chat_start("alice"),
@@ -205,8 +186,8 @@ def test_open_store_uses_the_aws_region_not_bedrocks(
 
 def test_delete_user_deletes_more_than_one_batch(store: DynamoStore) -> None:
     for i in range(60):
-        store.put(dialog(at=NOW + timedelta(seconds=i)))
-    store.put(dialog(user="bob"))
+        store.put(make_dialog(at=NOW + timedelta(seconds=i)))
+    store.put(make_dialog(user="bob"))
     store.set_chat_start("alice", NOW)
     assert store.delete_user("alice") == 60
     assert store.user_dialogs("alice", NOW - timedelta(days=1)) == []

@@ -1,0 +1,32 @@
+"""Dialogs for tests: one builder, every field filled unless a test says otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from chatbot.store.base import Dialog, format_request_time, new_request_id
+
+NOW = datetime(2026, 11, 25, 9, 30, 15, 123000, tzinfo=UTC)
+
+
+def make_dialog(user: str = "alice", at: datetime = NOW, **changes: object) -> Dialog:
+    """A complete Korean dialog of ``user`` asked at ``at``; ``changes`` override fields."""
+    request_id = new_request_id()
+    values: dict[str, object] = dict(
+        user_id=user,
+        request_time=format_request_time(at, request_id),
+        request_id=request_id,
+        type="text",
+        body="서울 지하철 요금은? 🚇",
+        msg="1,400원입니다.\n<b>not html</b>",
+        mode="normal",
+        model_id="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        input_tokens=12,
+        output_tokens=34,
+        ttft_ms=300,
+        latency_ms=2300,
+        status="complete",
+        session_id="s1",
+    )
+    values.update(changes)
+    return Dialog(**values)  # type: ignore[arg-type]
