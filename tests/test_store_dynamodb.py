@@ -224,6 +224,18 @@ def test_access_denied_names_the_missing_permission(moto: MotoDynamo) -> None:
     assert isinstance(caught.value.__cause__, ClientError)
 
 
+def test_throttling_past_the_retries_says_so(moto: MotoDynamo) -> None:
+    store, stub = stubbed(moto)  # a Stubber skips botocore's retries: this is after them
+    stub.add_client_error(
+        "put_item",
+        service_error_code="ProvisionedThroughputExceededException",
+        service_message="The level of configured provisioned throughput was exceeded",
+        http_status_code=400,
+    )
+    with stub, pytest.raises(StoreError, match="throttling table 'chat'"):
+        store.put(make_dialog())
+
+
 def test_unprocessed_deletes_are_sent_again_until_none_remain(
     moto: MotoDynamo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,6 +72,11 @@ def dynamodb_client(region: str | None = None) -> Any:
     return boto3.session.Session().client("dynamodb", region_name=region, config=config)
 
 
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
 def store_error(error: Exception, table: str, action: str) -> StoreError:
     """A StoreError naming the table and what to do; AWS messages carry no secrets."""
     if isinstance(error, ClientError):
@@ -97,6 +102,11 @@ def store_error(error: Exception, table: str, action: str) -> StoreError:
             return StoreError(
                 f"DynamoDB access denied ({action}): the credentials lack the "
                 f"dynamodb:{operation} permission on {where}. AWS said: {message}"
+            )
+        if code in _THROTTLED:
+            return StoreError(
+                f"DynamoDB is throttling table {table!r} ({action}) even after retries: "
+                "try again in a moment, or raise the table's capacity"
             )
         return StoreError(f"DynamoDB table {table!r}: {action} failed: {code}: {message}")
     return StoreError(f"DynamoDB table {table!r}: {action} failed: {error}")
