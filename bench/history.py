@@ -53,9 +53,9 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -320,7 +320,6 @@ class Reads:
         self._client: Any = None
         self.split: dict[str, list[float]] = {}  # named parts of the timed reads
         self.last: Any = None  # the AppTest of the last page load
-        self.py_peak = 0  # tracemalloc peak of the last traced page load
 
     def read(self, kind: str) -> tuple[int, int]:
         return {
@@ -390,28 +389,29 @@ class Reads:
         self.split.setdefault("filter", []).append(time.perf_counter() - framed)
         return len(frame), stats.pages
 
-    def page(self, trace: bool = False) -> tuple[int, int]:
+    def page(
+        self, around: Callable[[], AbstractContextManager[Any]] = nullcontext
+    ) -> tuple[int, int]:
         """One History load on a fresh AppTest; only ``switch_page(...).run()`` is timed.
 
-        With ``trace``, tracemalloc runs around that call alone (peak in ``self.py_peak``).
+        ``around`` wraps that call alone (tracemalloc, cProfile), not the chat page before it.
         """
         from streamlit.testing.v1 import AppTest
 
+        from chatbot import resources
+
         os.environ[self.env_name] = self.target  # Settings.load reads it on every run
+        resources.browsed.clear()  # a cold load: the page keeps a read for a minute
         at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["user"] = ANALYST  # local mode: one person, their own analyst
         at.run()
         if at.exception:
             raise RuntimeError(f"chat page failed: {[e.value for e in at.exception]}")
         gc.collect()
-        if trace:
-            tracemalloc.start()
-        began, began_cpu = time.perf_counter(), time.process_time()
-        at.switch_page(PAGE).run()
-        took, cpu = time.perf_counter() - began, time.process_time() - began_cpu
-        if trace:
-            self.py_peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
+        with around():
+            began, began_cpu = time.perf_counter(), time.process_time()
+            at.switch_page(PAGE).run()
+            took, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         if at.exception:
             raise RuntimeError(f"History page failed: {[e.value for e in at.exception]}")
         if at.error:
@@ -420,6 +420,9 @@ class Reads:
             raise RuntimeError(f"History page shows no metrics: {at.main}")
         self.split.setdefault("page", []).append(took)
         self.split.setdefault("page_cpu", []).append(cpu)
+        began = time.perf_counter()
+        at.run()  # the analyst's next click: a rerun served by the page's cached read
+        self.split.setdefault("rerun", []).append(time.perf_counter() - began)
         for caption in at.caption:
             if found := re.search(r"\(([\d.]+) ?(?:s|초)\)", caption.value):
                 self.split.setdefault("in_page_read", []).append(float(found.group(1)))
@@ -430,6 +433,30 @@ class Reads:
     @property
     def env_name(self) -> str:
         return "CHAT_HISTORY_DB" if self.backend == "sqlite" else "CHAT_HISTORY_TABLE"
+
+
+@contextmanager
+def _traced(peak: list[int]) -> Iterator[None]:
+    """tracemalloc over the block; its peak appended to ``peak``."""
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        peak.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+
+
+@contextmanager
+def _profiled(profiles: list[cProfile.Profile]) -> Iterator[None]:
+    """cProfile of this thread over the block, and of AppTest's script thread if one runs."""
+    test_thread = cProfile.Profile()
+    with _profiled_script_threads(profiles):
+        test_thread.enable()
+        try:
+            yield
+        finally:
+            test_thread.disable()
+    profiles.append(test_thread)
 
 
 @contextmanager
@@ -488,7 +515,7 @@ def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
     times: list[float] = []
     cpu: list[float] = []
     hwm: list[float] = []
-    first_rss = None
+    first_maxrss = None
     checks: tuple[int, int] | None = None
     for _ in range(args.repeats):
         gc.collect()
@@ -503,8 +530,8 @@ def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
             times.append(time.perf_counter() - wall)
             cpu.append(time.process_time() - started_cpu)
         peak = _status_kb("VmHWM")
-        if first_rss is None:
-            first_rss = _maxrss_kb() - before
+        if first_maxrss is None:
+            first_maxrss = _maxrss_kb() - before
         if base is not None and peak is not None:
             hwm.append(peak - base)
         reads.last = None
@@ -513,38 +540,33 @@ def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
     py_peak = None
     if args.trace:
         gc.collect()
+        peaks: list[int] = []
         if kind == "page":
-            reads.page(trace=True)
-            py_peak = reads.py_peak
+            reads.page(around=lambda: _traced(peaks))
         else:
-            tracemalloc.start()
-            reads.read(kind)
-            py_peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
+            with _traced(peaks):
+                reads.read(kind)
+        py_peak = peaks[0]
         reads.last = None
 
     if args.profile and kind == "data":
-        profile = cProfile.Profile()
-        profile.enable()
-        reads.data()
-        profile.disable()
-        _print_profile(f"{args.scenario} data path", [profile], 25)
+        profiles: list[cProfile.Profile] = []
+        with _profiled(profiles):
+            reads.data()
+        _print_profile(f"{args.scenario} data path", profiles, 25)
     if args.profile and kind == "page":
-        threads: list[cProfile.Profile] = []
-        test_thread = cProfile.Profile()
-        with _profiled_script_threads(threads):
-            test_thread.enable()
-            reads.page()
-            test_thread.disable()
-        _print_profile(f"{args.scenario} page load, script thread", threads, 30)
-        _print_profile(f"{args.scenario} page load, test thread", [test_thread], 12)
+        profiles = []
+        reads.page(around=lambda: _profiled(profiles))
+        _print_profile(f"{args.scenario} page load, script thread", profiles[:-1], 30)
+        _print_profile(f"{args.scenario} page load, test thread", profiles[-1:], 10)
 
     return {
         "times": times,
         "cpu": statistics.median(cpu),
         "split": split,
-        "first_rss_kb": first_rss,
-        "hwm_kb": statistics.median(hwm) if hwm else None,
+        "first_hwm_kb": hwm[0] if hwm else None,
+        "first_maxrss_kb": first_maxrss,
+        "hwm_kb": statistics.median(hwm[1:]) if len(hwm) > 1 else None,
         "py_peak_kb": None if py_peak is None else py_peak / 1024,
         "checks": checks,
     }
@@ -672,33 +694,34 @@ def dynamo_part(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
 def _row(label: str, r: dict[str, Any] | None, expected: int, table: bool = False) -> str:
     """One read's figures; for the page, ``pages`` is the rows sent to the table ("t")."""
     if r is None:
-        return f"{label:<36}{'failed':>8}"
+        return f"{label:<35}{'failed':>8}"
     items, pages = r["checks"]
     flag = "" if items == expected else " !"
     shown = f"{pages}t" if table else str(pages)
     return (
-        f"{label:<36}{statistics.median(r['times']):>8.3f}{min(r['times']):>8.3f}"
-        f"{r['times'][0]:>8.3f}{r['cpu']:>8.3f}{items:>8}{flag:<2}{shown:>5}"
-        f"{_mb(r['first_rss_kb']):>7}{_mb(r['hwm_kb']):>7}{_mb(r['py_peak_kb']):>8}"
+        f"{label:<35}{statistics.median(r['times']):>7.3f}{min(r['times']):>7.3f}"
+        f"{r['cpu']:>7.3f}{items:>7}{flag:<2}{shown:>5}{_mb(r['first_hwm_kb']):>6}"
+        f"{_mb(r['first_maxrss_kb']):>8}{_mb(r['hwm_kb']):>6}{_mb(r['py_peak_kb']):>8}"
     )
 
 
 def _sub(label: str, seconds: float | None, note: str = "") -> str:
-    return f"  {label:<34}{'-' if seconds is None else f'{seconds:.3f}':>8}  {note}".rstrip()
+    value = "-" if seconds is None else f"{seconds:.3f}"
+    return f"  {label:<33}{value:>7}  {note}".rstrip()
 
 
 def report(name: str, parts: dict[str, Any], rows: int) -> None:
     print()
     print(f"{name}: {rows:,} dialogs in range")
     print(
-        f"{'(s; MB)':<36}{'median':>8}{'min':>8}{'first':>8}{'cpu':>8}{'items':>8}{'':2}"
-        f"{'pages':>5}{'RSS+':>7}{'HWM+':>7}{'py peak':>8}"
+        f"{'(s; MB)':<35}{'median':>7}{'min':>7}{'cpu':>7}{'items':>7}{'':2}{'pages':>5}"
+        f"{'RSS+':>6}{'maxrss+':>8}{'HWM+':>6}{'py peak':>8}"
     )
     raw_label = "raw SQL + fetchall" if "raw-sorted" in parts else "raw paginated Query, 1/day"
     print(_row(raw_label, parts["raw"], rows))
     if "raw-sorted" in parts:
-        print(_row("  + ORDER BY request_time (store's)", parts["raw-sorted"], rows))
-        print(_row("  + ORDER BY day, request_time", parts["raw-index-order"], rows))
+        print(_row("  + ORDER BY request_time", parts["raw-sorted"], rows))
+        print(_row("  + ORDER BY day, request_time (store's)", parts["raw-index-order"], rows))
     data = parts["data"]
     print(_row("data path: browse + dialogs_frame", data, rows))
     if data:
@@ -712,6 +735,7 @@ def report(name: str, parts: dict[str, Any], rows: int) -> None:
         print(_sub("read, per the page's caption", read, "browse + frame + filters"))
         rest = None if read is None else statistics.median(page["times"]) - read
         print(_sub("rest: widgets, table, charts", rest, "incl. AppTest's message parsing"))
+        print(_sub("next rerun (a filter, a page)", page["split"].get("rerun"), "cached read"))
 
 
 def goal_lines(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
@@ -799,13 +823,13 @@ def main(argv: list[str] | None = None) -> int:
     if "dynamo" in results:
         report("DynamoDB (moto server)", results["dynamo"], args.dynamo_rows)
     print()
-    print(
-        "first: the first timed read (first large one of its process); cpu: median CPU of "
-        "the reading process (moto runs elsewhere); items: dialogs read (page: its metric; "
-        "500t: rows sent to its table), ! = not all; RSS+: ru_maxrss growth over the first read; "
-        "HWM+: median peak-RSS growth per read (VmHWM reset before each); py peak: "
-        "tracemalloc peak of one more read."
-    )
+    print("cpu: median CPU time of the reading process (moto's is in the parent, not here)")
+    print("items: dialogs read, the page's metric for the page (! = not all); 500t: table rows")
+    print("RSS+: peak-RSS growth over the first timed read, the first large one of its process")
+    print("      (VmHWM reset just before); maxrss+: ru_maxrss growth over that read, which stays")
+    print("      0 below an earlier peak of the process (imports); HWM+: the same as RSS+ for")
+    print("      the later reads (median), lower as freed memory is reused; py peak: tracemalloc")
+    print("      peak of one more read (the page: of the switch_page run alone)")
     print()
     goal_lines(args, results)
     load = " / ".join(f"{n:.2f}" for n in os.getloadavg())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from chatbot.store.base import FIELDS, Dialog
+from chatbot.access import AnalystHistory
+from chatbot.store.base import FIELDS, Dialog, ReadStats
 
 # Column order of the table and of the exports: when, who, what, then the measurements.
 COLUMNS: tuple[str, ...] = (
@@ -31,15 +34,34 @@ COLUMNS: tuple[str, ...] = (
 _NUMBERS = ("input_tokens", "output_tokens", "ttft_ms", "latency_ms")
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A range's dialogs as a frame, with what reading them cost."""
+
+    frame: pd.DataFrame
+    stats: ReadStats
+    seconds: float
+    at: datetime
+
+
+def load(
+    history: AnalystHistory, since: datetime, until: datetime, user_id: str | None = None
+) -> Loaded:
+    began = time.perf_counter()
+    dialogs, stats = history.browse(since, until, user_id=user_id)
+    frame = dialogs_frame(dialogs)
+    return Loaded(frame, stats, time.perf_counter() - began, datetime.now(UTC))
+
+
 def dialogs_frame(dialogs: Iterable[Dialog]) -> pd.DataFrame:
     """One row per dialog, ``time`` as a UTC timestamp, numbers as nullable integers."""
     # Object columns: pandas' string dtype would copy 100,000 long texts into Arrow buffers
     # (about a second) before the page shows a few hundred of them.
     frame = pd.DataFrame(list(dialogs), columns=list(FIELDS), dtype=object)
+    # The first 23 characters are the time in both key formats (ISO 8601 takes the
+    # original's space as well as a T).
     frame["time"] = pd.to_datetime(
-        frame["request_time"].str.slice(0, 23).str.replace(" ", "T", regex=False),
-        utc=True,
-        format="ISO8601",
+        frame["request_time"].str.slice(0, 23), utc=True, format="ISO8601"
     )
     frame[list(_NUMBERS)] = frame[list(_NUMBERS)].astype("Int64")
     frame["mode"] = frame["mode"].fillna("normal")  # rows of the original system have none

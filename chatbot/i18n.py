@@ -152,9 +152,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "filter_statuses": ("상태", "Statuses"),
     "filter_text": ("질문·답변 검색", "Search questions and answers"),
     "read_stats": (
-        "저장소에서 {items:,}건을 {pages:,}번의 요청으로 읽었습니다 ({seconds:.2f}초).",
-        "Read {items:,} dialogs from the store in {pages:,} requests ({seconds:.2f} s).",
+        "{at}에 저장소에서 {items:,}건을 {pages:,}번의 요청으로 읽었습니다 ({seconds:.2f}초).",
+        "Read {items:,} dialogs from the store in {pages:,} requests ({seconds:.2f} s) at {at}.",
     ),
+    "refresh": ("새로 읽기", "Refresh"),
     "history_empty": (
         "이 조건에 맞는 대화가 없습니다. 기간이나 필터를 바꿔 보세요.",
         "No dialogs match. Try another date range or fewer filters.",

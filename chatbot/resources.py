@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import streamlit as st
 from langchain_aws import ChatBedrockConverse
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from chatbot import llm
+from chatbot import analytics, llm
+from chatbot.access import AnalystHistory
 from chatbot.config import Settings
 from chatbot.i18n import ui_language
 from chatbot.store import DialogStore, open_store
@@ -59,6 +61,22 @@ def bedrock_region(settings: Settings) -> str:
 @st.cache_resource(show_spinner=False)
 def _bedrock_runtime(region: str | None) -> Any:
     return llm.bedrock_runtime_client(region)
+
+
+@st.cache_resource(ttl=60, max_entries=2, show_spinner=False)
+def browsed(
+    _history: AnalystHistory,
+    source: str,
+    since: datetime,
+    until: datetime,
+    user_id: str | None,
+) -> analytics.Loaded:
+    """A range's dialogs, kept a minute so that filtering, paging and selecting do not read
+    100,000 rows again on every rerun. One shared object, not a copy per hit
+    (``st.cache_data`` would pickle it each time): callers filter into new frames.
+    Only an analyst holds an ``AnalystHistory``, so only analysts reach this cache;
+    ``source`` (the table or the file) keys it, since the history object itself is not."""
+    return analytics.load(_history, since, until, user_id)
 
 
 @st.cache_data(ttl=3600, show_spinner=False)

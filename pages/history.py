@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -22,8 +21,9 @@ TABLE_TEXT_CHARS = 120  # long questions and answers are cut in the table, whole
 
 lang = resources.language()
 timezone = st.context.timezone or "UTC"
+settings = resources.settings()
 try:
-    history = AnalystHistory(resources.dialog_store(resources.settings()), auth.current())
+    history = AnalystHistory(resources.dialog_store(settings), auth.current())
 except StoreError as error:
     st.error(t("config_error", lang, detail=error))
     st.stop()
@@ -57,16 +57,28 @@ def _utc(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), ZoneInfo(timezone)).astimezone(UTC)
 
 
-began = time.perf_counter()
-try:
-    dialogs, stats = history.browse(_utc(start), _utc(end + timedelta(days=1)), user_id=user_id)
-except StoreError as error:
-    st.error(t("history_failed", lang, detail=error))
-    st.stop()
-frame = analytics.apply_filters(analytics.dialogs_frame(dialogs), filters)
-st.caption(
-    t("read_stats", lang, items=stats.items, pages=stats.pages, seconds=time.perf_counter() - began)
-)
+since, until = _utc(start), _utc(end + timedelta(days=1))
+source = settings.chat_history_table or settings.chat_history_db
+with st.container(horizontal=True, vertical_alignment="center"):
+    if st.button(t("refresh", lang), icon="🔄", key="refresh"):
+        resources.browsed.clear(history, source, since, until, user_id)
+    try:
+        loaded = resources.browsed(history, source, since, until, user_id)
+    except StoreError as error:
+        st.error(t("history_failed", lang, detail=error))
+        st.stop()
+    local_time = loaded.at.astimezone(ZoneInfo(timezone))
+    st.caption(
+        t(
+            "read_stats",
+            lang,
+            items=loaded.stats.items,
+            pages=loaded.stats.pages,
+            seconds=loaded.seconds,
+            at=f"{local_time:%H:%M:%S}",
+        )
+    )
+frame = analytics.apply_filters(loaded.frame, filters)
 if frame.empty:
     st.info(t("history_empty", lang), icon="🗂️")
     st.stop()
@@ -81,9 +93,8 @@ with st.container(horizontal=True):
         f"{frame['input_tokens'].sum():,} / {frame['output_tokens'].sum():,}",
     )
 
-table_tab, charts_tab = st.tabs([t("tab_table", lang), t("tab_charts", lang)])
 
-with table_tab:
+def show_table() -> None:
     pages = max(1, math.ceil(len(frame) / PAGE_ROWS))
     page = st.number_input(
         t("page_of", lang, pages=pages, rows=len(frame)), 1, pages, 1, key="history_page"
@@ -142,7 +153,8 @@ with table_tab:
                 on_click="ignore",
             )
 
-with charts_tab:
+
+def show_charts() -> None:
     st.subheader(t("chart_per_day", lang))
     st.bar_chart(analytics.per_day(frame, timezone))
     st.subheader(t("chart_per_mode", lang))
@@ -152,3 +164,15 @@ with charts_tab:
     st.line_chart(performance[["latency_p50_ms", "latency_p90_ms", "ttft_p50_ms"]])
     st.subheader(t("chart_tokens", lang))
     st.bar_chart(performance[["input_tokens", "output_tokens"]])
+
+
+# Tracked tabs: only the open one is drawn, so the charts cost nothing until asked for.
+table_tab, charts_tab = st.tabs(
+    [t("tab_table", lang), t("tab_charts", lang)], key="history_tab", on_change="rerun"
+)
+with table_tab:
+    if table_tab.open:
+        show_table()
+with charts_tab:
+    if charts_tab.open:
+        show_charts()

@@ -112,3 +112,26 @@ def test_a_store_failure_is_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_history()
     assert not at.exception
     assert "table 'chat' is missing" in at.error[0].value
+
+
+def test_reruns_reuse_the_read_and_refresh_reads_again(filled: list[Dialog]) -> None:
+    at = open_history()
+    SqliteStore(os.environ["CHAT_HISTORY_DB"]).put(dialog(0, body="새 질문"))
+    at.multiselect(key="filter_modes").set_value([]).run()  # any interaction: a rerun
+    assert len(table(at)) == 40  # filtering and paging do not read 100,000 rows again
+    at.button(key="refresh").click().run()
+    assert len(table(at)) == 41
+
+
+def test_charts_are_drawn_when_their_tab_is_opened(filled: list[Dialog]) -> None:
+    at = open_history()
+    assert [s.value for s in at.subheader] == []  # the table tab is open: no chart work
+    at.session_state["history_tab"] = "Charts"
+    at.run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == [
+        "Dialogs per day, by mode",
+        "Dialogs per mode",
+        "Latency per day (ms)",
+        "Tokens per day",
+    ]

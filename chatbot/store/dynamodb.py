@@ -15,11 +15,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -53,7 +52,6 @@ _UNPROCESSED_ATTEMPTS = 8
 _UNPROCESSED_BASE_DELAY_S = 0.05
 
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def dynamodb_client(region: str | None = None) -> Any:
@@ -124,11 +122,15 @@ def _serialize(dialog: Dialog) -> dict[str, Any]:
 
 
 def _deserialize(item: dict[str, Any]) -> Dialog:
+    # Every attribute is a string or a whole number, so the general TypeDeserializer (a
+    # Decimal per number, a dispatch per attribute) is not needed: it was a quarter of the
+    # client's time on a 10,000-item History load.
     values: dict[str, Any] = {}
     for name in FIELDS:
-        if name in item:
-            value = _deserializer.deserialize(item[name])
-            values[name] = int(value) if isinstance(value, Decimal) else value
+        attribute = item.get(name)
+        if attribute is None or "NULL" in attribute:
+            continue
+        values[name] = attribute["S"] if "S" in attribute else int(attribute["N"])
     for name in _REQUIRED_TEXT:
         values.setdefault(name, "")
     return Dialog(**values)  # a missing status is the Dialog default: complete
