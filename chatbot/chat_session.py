@@ -39,24 +39,17 @@ class ChatSession:
             state.chat_replayed = None
             state.chat_memory = []
         self.history = history
-
-    @property
-    def memory(self) -> list[BaseMessage]:
-        """Every conversational exchange of the session; the window is cut from it per turn."""
-        return st.session_state.chat_memory
-
-    @property
-    def dialogs(self) -> list[Dialog]:
-        return st.session_state.chat_dialogs
+        # The session's lists themselves, taken once and changed in place: after the user
+        # presses stop, any Streamlit call (session state included) may raise, and a
+        # stopped turn must still reach the memory and the screen.
+        self.memory: list[BaseMessage] = state.chat_memory  # the window is cut from it
+        self.dialogs: list[Dialog] = state.chat_dialogs
+        # Messages shown under an answer of this session (errors, stop), by request id.
+        self.notices: dict[str, str] = state.chat_notices
 
     @property
     def session_id(self) -> str:
         return st.session_state.chat_session_id
-
-    @property
-    def notices(self) -> dict[str, str]:
-        """Messages shown under an answer of this session (errors, stop), by request id."""
-        return st.session_state.chat_notices
 
     @property
     def replayed(self) -> int:

@@ -107,7 +107,8 @@ class ChatView:
             try:
                 st.write_stream(_after_typing(defuse_stream(turn.stream()), typing))
             finally:
-                # Reached on a stop too: the partial answer is saved before anything else.
+                # Reached on a stop too, where any Streamlit call may raise again: nothing
+                # here calls Streamlit before the partial answer is saved and listed.
                 dialog = turn.finish(self.history, self.chat.memory, self.outbox)
                 self.chat.add(dialog, self._notice(turn, dialog))
 

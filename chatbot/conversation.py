@@ -76,7 +76,6 @@ class Turn:
         model_id: str,
         session_id: str | None = None,
         kind: DialogType = DialogType.TEXT,
-        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.mode = mode
         self.question = question
@@ -94,7 +93,6 @@ class Turn:
         self.saved: Saved | None = None
         self.dialog: Dialog | None = None
         self._source = source
-        self._clock = clock
         self._completed = False
 
     def stream(self) -> Iterator[str]:
@@ -102,7 +100,7 @@ class Turn:
         return self.mode.display_stream(self._model_text())
 
     def _model_text(self) -> Iterator[str]:
-        started = self._clock()
+        started = time.perf_counter()
         try:
             for chunk in self._source():
                 if chunk.usage_metadata:
@@ -111,7 +109,7 @@ class Turn:
                 if not text:
                     continue
                 if self.ttft_ms is None:
-                    self.ttft_ms = _ms(self._clock() - started)
+                    self.ttft_ms = _ms(time.perf_counter() - started)
                 self.raw += text
                 yield text
             self._completed = True
@@ -119,7 +117,7 @@ class Turn:
             self.error = error
             log.warning("model call failed: %s after %d chars", error_code(error), len(self.raw))
         finally:
-            self.latency_ms = _ms(self._clock() - started)
+            self.latency_ms = _ms(time.perf_counter() - started)
 
     @property
     def status(self) -> Status:

@@ -17,12 +17,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from chatbot.config import Settings
+from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock, Reply
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +116,7 @@ FIND_ACTIVE_CONTENT = """() => {
 class App:
     url: str
     bedrock: FakeBedrock
+    db: Path  # the SQLite store the app writes
 
 
 def _free_port() -> int:
@@ -205,7 +208,7 @@ def app(tmp_path: Path) -> Iterator[App]:
         try:
             base_url = f"http://127.0.0.1:{port}"
             _wait_healthy(proc, base_url, log)
-            yield App(url=base_url, bedrock=bedrock)
+            yield App(url=base_url, bedrock=bedrock, db=tmp_path / "chat.sqlite3")
         finally:
             _stop(proc)
             # Shown by pytest only when the test fails.
@@ -382,3 +385,28 @@ def test_model_and_user_html_is_never_executed(app: App, page: Page) -> None:
     assert loaded == [], "a replayed image was loaded without a click"
     _check_dialog_is_inert(page, chat, dialogs, "replayed")
     assert len(app.bedrock.requests) == 1, "replaying must not call the model again"
+
+
+@pytest.mark.browser
+def test_stopping_keeps_and_stores_what_arrived(app: App, page: Page) -> None:
+    chat = _open_chat_as_new_user(app, page)
+    app.bedrock.enqueue(Reply(tokens=TOKENS, ttft=0.2, token_delay=0.2))  # ~6 s of answer
+    chat.input.fill(QUESTION)
+    chat.input.press("Enter")
+    answer = chat.assistant_messages.last
+    expect(answer).to_contain_text(TOKENS[2].strip(), timeout=15_000, use_inner_text=True)
+    # While the script runs, chat_input(submit_mode="stop") shows a stop button.
+    page.get_by_test_id("stChatInputStopButton").click()
+
+    # The stopped turn is stored with what arrived, and a reload shows it as stopped.
+    store = SqliteStore(app.db)
+    since = datetime.now(UTC) - timedelta(hours=1)
+    deadline = time.monotonic() + 15
+    while not (rows := store.user_dialogs("alice", since)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [row] = rows
+    assert row.status == "stopped"
+    assert row.msg.startswith("token01 token02 token03") and TOKENS[-1].strip() not in row.msg
+    page.reload()
+    expect(chat.assistant_messages.last).to_contain_text(row.msg, timeout=30_000)
+    expect(chat.assistant_messages.last).to_contain_text("You stopped the answer.")
