@@ -23,6 +23,10 @@ from chatbot.store.sqlite import SqliteStore
 from loopback.dynamodb import MotoDynamo
 from tests.factories import NOW, make_dialog
 
+# What an item of the original system has none of.
+WITHOUT_OPTIONAL_FIELDS: dict[str, None] = dict.fromkeys(
+    ("mode", "model_id", "input_tokens", "output_tokens", "ttft_ms", "latency_ms", "session_id")
+)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -76,17 +80,7 @@ def test_every_field_round_trips(store: DialogStore) -> None:
 
 
 def test_none_fields_round_trip_as_none(store: DialogStore) -> None:
-    written = make_dialog(
-        mode=None,
-        model_id=None,
-        input_tokens=None,
-        output_tokens=None,
-        ttft_ms=None,
-        latency_ms=None,
-        session_id=None,
-        status="error",
-        msg="",
-    )
+    written = make_dialog(**WITHOUT_OPTIONAL_FIELDS, status="error", msg="")
     store.put(written)
     assert store.user_dialogs("alice", NOW - timedelta(seconds=1)) == [written]
 
@@ -205,15 +199,10 @@ def test_delete_user_counts_and_leaves_others_alone(store: DialogStore) -> None:
 
 
 def test_dialogs_of_the_original_system_are_read_by_their_time(store: DialogStore) -> None:
-    legacy = make_dialog(at=datetime(2023, 12, 5, 18, 26, tzinfo=UTC))._replace(
+    legacy = make_dialog(
+        at=datetime(2023, 12, 5, 18, 26, tzinfo=UTC),
         request_time="2023-12-05 18:26:00",
-        mode=None,
-        model_id=None,
-        input_tokens=None,
-        output_tokens=None,
-        ttft_ms=None,
-        latency_ms=None,
-        session_id=None,
+        **WITHOUT_OPTIONAL_FIELDS,
     )
     put_legacy(store, legacy)
     got = store.user_dialogs("alice", datetime(2023, 12, 5, 18, 0, tzinfo=UTC))
