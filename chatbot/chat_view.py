@@ -42,32 +42,36 @@ class ChatView:
         self.lang = lang
 
     def show(self, dialog: Dialog, last: bool) -> None:
-        """A stored (or just finished) dialog, with its notice, usage and feedback."""
+        """A stored dialog, with its notice, usage and feedback."""
         with st.chat_message("user"):
             st.markdown(defuse_images(shown_question(dialog.type, dialog.body)))
         with st.chat_message("assistant"):
             if dialog.msg:
                 st.markdown(defuse_images(dialog.msg))
-            self._show_status(dialog, last)
-            if dialog.output_tokens is not None:
-                st.caption(
-                    t(
-                        "usage",
-                        self.lang,
-                        input=dialog.input_tokens,
-                        output=dialog.output_tokens,
-                        ttft=dialog.ttft_ms,
-                        latency=dialog.latency_ms,
-                    )
+            self._details(dialog, last)
+
+    def _details(self, dialog: Dialog, last: bool) -> None:
+        """Under an answer: its status or notice, usage and timings, and the feedback."""
+        self._show_status(dialog, last)
+        if dialog.output_tokens is not None:
+            st.caption(
+                t(
+                    "usage",
+                    self.lang,
+                    input=dialog.input_tokens,
+                    output=dialog.output_tokens,
+                    ttft=dialog.ttft_ms,
+                    latency=dialog.latency_ms,
                 )
-            if dialog.status == Status.COMPLETE:
-                st.feedback(
-                    "thumbs",
-                    key=f"feedback-{dialog.request_id}",
-                    default=_FEEDBACK.get(dialog.feedback or ""),
-                    on_change=self._save_feedback,
-                    args=(dialog,),
-                )
+            )
+        if dialog.status == Status.COMPLETE:
+            st.feedback(
+                "thumbs",
+                key=f"feedback-{dialog.request_id}",
+                default=_FEEDBACK.get(dialog.feedback or ""),
+                on_change=self._save_feedback,
+                args=(dialog,),
+            )
 
     def _show_status(self, dialog: Dialog, last: bool) -> None:
         # This session's turns carry the precise notice; replayed ones only their status.
@@ -98,19 +102,25 @@ class ChatView:
             st.toast(t("save_failed", self.lang))
 
     def run(self, turn: Turn) -> None:
-        """Stream ``turn`` into the page, then store it (also when the user stops it)."""
+        """Stream ``turn`` into the page, store it (also when the user stops it), then show
+        what ``show`` would: drawn in place, since a rerun here would drop the stream's last
+        update from Streamlit's send queue and redraw the answer a beat later."""
         with st.chat_message("user"):
             st.markdown(defuse_images(shown_question(turn.kind, turn.question)))
         with st.chat_message("assistant"):
-            typing = st.empty()
+            typing, answer = st.empty(), st.empty()
             typing.caption(t("typing", self.lang))
             try:
-                st.write_stream(_after_typing(defuse_stream(turn.stream()), typing))
+                with answer:
+                    streamed = st.write_stream(_after_typing(defuse_stream(turn.stream()), typing))
             finally:
                 # Reached on a stop too, where any Streamlit call may raise again: nothing
                 # here calls Streamlit before the partial answer is saved and listed.
                 dialog = turn.finish(self.history, self.chat.memory, self.outbox)
                 self.chat.add(dialog, self._notice(turn, dialog))
+            if defuse_images(dialog.msg) != streamed:  # post-processing changed it
+                answer.markdown(defuse_images(dialog.msg))
+            self._details(dialog, last=True)
 
     def _notice(self, turn: Turn, dialog: Dialog) -> str | None:
         """What to say under the answer: the error, the stop, an unsaved dialog."""

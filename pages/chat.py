@@ -46,11 +46,7 @@ with st.sidebar:
     ]
     model_id = st.selectbox(t("model", lang), settings.model_choices, key="model_id")
     view.model_list(model_id)
-    if mode.uses_history:
-        exchanges = len(chat.memory) // 2
-        st.caption(t("memory_caption", lang, k=settings.chat_window_k, used=exchanges))
-    else:
-        st.caption(t("mode_no_memory", lang))
+    memory_state = st.empty()  # filled at the end, once this run's turns are in the memory
     if st.button(t("new_chat", lang), help=t("new_chat_help", lang), icon="🧹", key="new_chat"):
         if not chat.new_chat():
             st.toast(t("history_unavailable", lang))
@@ -126,5 +122,9 @@ elif question:
     )
 for turn in turns:
     view.run(turn)
-if turns:
-    st.rerun()  # show the new dialogs the way every stored one is shown, with feedback
+
+if mode.uses_history:
+    used = min(len(chat.memory) // 2, settings.chat_window_k)
+    memory_state.caption(t("memory_caption", lang, k=settings.chat_window_k, used=used))
+else:
+    memory_state.caption(t("mode_no_memory", lang))

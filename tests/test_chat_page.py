@@ -321,3 +321,15 @@ def test_listing_models_without_access_says_why(
     at.sidebar.button(key="list_models").click().run()
     assert not at.exception
     assert "cannot be reached" in at.sidebar.error[0].value
+
+
+def test_the_sidebar_counts_the_exchanges_in_the_window(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_WINDOW_K", "2")
+    at = open_app()
+    for question in (SEOUL, FARE, TRANSFER):
+        at = send(at, question)
+    assert "the last 2 exchanges (2 in use)" in at.sidebar.caption[0].value
+    at.selectbox(key="mode").set_value("pii").run()
+    assert "neither reads nor feeds" in at.sidebar.caption[0].value
