@@ -42,19 +42,11 @@ if str(ROOT) not in sys.path:
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
 
-from bench.browser import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PAGE_JS,
-    STARTUP_TIMEOUT_S,
-    AppServer,
-    is_loopback,
-    p90,
-    versions_line,
-)
+from bench.browser import PAGE_JS, is_loopback, p90, versions_line  # noqa: E402
 from chatbot.store.base import Dialog, Status  # noqa: E402
 from chatbot.store.outbox import Outbox  # noqa: E402
 from chatbot.store.sqlite import SqliteStore  # noqa: E402
+from loopback.app import CHROMIUM, CHROMIUM_ARGS, STARTUP_TIMEOUT_S, AppServer  # noqa: E402
 from loopback.bedrock import FakeBedrock  # noqa: E402
 
 ANSWER_PREFIX = "답변: "  # what FakeBedrock's default responder puts before the question

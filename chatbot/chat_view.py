@@ -118,7 +118,7 @@ class ChatView:
                 # here calls Streamlit before the partial answer is saved and listed.
                 dialog = turn.finish(self.history, self.chat.memory, self.outbox)
                 self.chat.add(dialog, self._notice(turn, dialog))
-            if defuse_images(dialog.msg) != streamed:  # post-processing changed it
+            if defuse_images(dialog.msg) != streamed.strip():  # post-processing changed it
                 answer.markdown(defuse_images(dialog.msg))
             self._details(dialog, last=True)
 

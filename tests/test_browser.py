@@ -8,40 +8,19 @@ HTML, event handlers and `javascript:` links in it never run, live or replayed.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
-from chatbot.config import Settings
 from chatbot.store.sqlite import SqliteStore
+from loopback.app import AppServer, launch_browser
 from loopback.bedrock import FakeBedrock, Reply
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-# Settings the app reads from the environment (every field of Settings, upper-case); the
-# test must not inherit a developer's.
-PROJECT_VARS = frozenset(field.name.upper() for field in fields(Settings))
-STARTUP_TIMEOUT_S = 60
 SCREENSHOT = Path("/tmp/e2e-chat.png")
 
 QUESTION = "서울을 여행하고 싶어. 무엇을 타고 여행하는것이 좋을까?"
@@ -119,108 +98,24 @@ class App:
     db: Path  # the SQLite store the app writes
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"streamlit exited with {proc.returncode} before it was healthy:\n"
-                + log.read_text(errors="replace")
-            )
-        try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(
-        f"streamlit was not healthy within {STARTUP_TIMEOUT_S} s:\n"
-        + log.read_text(errors="replace")
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
     """The fake Bedrock in this process and `streamlit run app.py` pointed at it."""
     with FakeBedrock() as bedrock:
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("AWS_") and name not in PROJECT_VARS
-        }
-        env.update(
-            # No real AWS config, credentials or instance metadata can be reached.
-            AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-            AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-            AWS_EC2_METADATA_DISABLED="true",
-            CHAT_HISTORY_DB=str(tmp_path / "chat.sqlite3"),
-            # Its default is inside the repository: a dialog queued there in one test would be
-            # drained into (and shown by) the next test's store.
-            CHAT_OUTBOX_DB=str(tmp_path / "outbox.sqlite3"),
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(bedrock.env())
-        port = _free_port()
-        log = tmp_path / "streamlit.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "streamlit",
-                    "run",
-                    "app.py",
-                    "--server.headless",
-                    "true",
-                    "--server.port",
-                    str(port),
-                    "--server.address",
-                    "127.0.0.1",
-                    "--browser.gatherUsageStats",
-                    "false",
-                    # Others edit the repository while tests run: no "source changed" prompts.
-                    "--server.fileWatcherType",
-                    "none",
-                ],
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        server = AppServer.launch(tmp_path, bedrock)
         try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_healthy(proc, base_url, log)
-            yield App(url=base_url, bedrock=bedrock, db=tmp_path / "chat.sqlite3")
+            server.wait_healthy()
+            yield App(url=server.url, bedrock=bedrock, db=server.db)
         finally:
-            _stop(proc)
+            server.stop()
             # Shown by pytest only when the test fails.
-            print("--- streamlit output ---\n" + log.read_text(errors="replace"))
+            print("--- streamlit output ---\n" + server.log_tail())
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_browser(playwright)
         try:
             context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
             yield context.new_page()
