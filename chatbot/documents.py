@@ -163,8 +163,6 @@ def extract_text(filename: str, data: bytes) -> ExtractedText:
         loader = _make_loader(ext, path, data)
         try:
             docs = loader.load()
-        except DocumentError:
-            raise
         except Exception as exc:  # each parser has its own error types; all mean "corrupt"
             raise DocumentError(DocumentError.UNREADABLE, f"{type(exc).__name__}: {exc}") from exc
 
