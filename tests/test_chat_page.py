@@ -333,3 +333,18 @@ def test_the_sidebar_counts_the_exchanges_in_the_window(
     assert "the last 2 exchanges (2 in use)" in at.sidebar.caption[0].value
     at.selectbox(key="mode").set_value("pii").run()
     assert "neither reads nor feeds" in at.sidebar.caption[0].value
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"), [("server_error", "InternalServerException"), ("unavailable", "Service")]
+)
+def test_bedrock_5xx_past_the_retries_is_a_message(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch, fault: str, said: str
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    bedrock.enqueue(Reply(fault=fault))
+    at = send(open_app(), "Is the subway open?")
+    assert not at.exception
+    assert "could not answer right now" in at.error[0].value and said in at.error[0].value
+    [row] = store_rows()
+    assert (row.status, row.msg) == ("error", "")
