@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
@@ -32,6 +33,14 @@ COLUMNS: tuple[str, ...] = (
     "request_time",
 )
 _NUMBERS = ("input_tokens", "output_tokens", "ttft_ms", "latency_ms")
+
+
+def time_zone(name: str | None) -> str:
+    """The browser's IANA time zone if this machine knows it, else UTC."""
+    try:
+        return ZoneInfo(name or "UTC").key
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import streamlit as st
 
 from chatbot import analytics, auth, resources
@@ -20,7 +21,7 @@ PAGE_ROWS = 500  # rows sent to the browser at once; the filters and exports see
 TABLE_TEXT_CHARS = 120  # long questions and answers are cut in the table, whole on selection
 
 lang = resources.language()
-timezone = st.context.timezone or "UTC"
+timezone = analytics.time_zone(st.context.timezone)
 settings = resources.settings()
 try:
     history = AnalystHistory(resources.dialog_store(settings), auth.current())
@@ -86,8 +87,8 @@ if frame.empty:
 with st.container(horizontal=True):
     st.metric(t("metric_dialogs", lang), f"{len(frame):,}")
     st.metric(t("metric_users", lang), f"{frame['user_id'].nunique():,}")
-    median = frame["latency_ms"].median()
-    st.metric(t("metric_latency", lang), "-" if math.isnan(median) else f"{median:,.0f} ms")
+    median = frame["latency_ms"].median()  # <NA> when no row has one (the original's rows)
+    st.metric(t("metric_latency", lang), "-" if pd.isna(median) else f"{median:,.0f} ms")
     st.metric(
         t("metric_tokens", lang),
         f"{frame['input_tokens'].sum():,} / {frame['output_tokens'].sum():,}",

@@ -92,3 +92,9 @@ def test_json_export_is_records_with_korean_as_is() -> None:
     assert len(records) == 6 and records[0]["body"] == "질문 0"
     assert "질문".encode() in analytics.to_json(frame())
     assert records[0]["time"].startswith("2026-11-20T23:30:00.000")
+
+
+def test_an_unknown_time_zone_falls_back_to_utc() -> None:
+    assert analytics.time_zone("Asia/Seoul") == "Asia/Seoul"
+    assert analytics.time_zone("Mars/Olympus_Mons") == "UTC"
+    assert analytics.time_zone(None) == "UTC"

@@ -135,3 +135,16 @@ def test_charts_are_drawn_when_their_tab_is_opened(filled: list[Dialog]) -> None
         "Latency per day (ms)",
         "Tokens per day",
     ]
+
+
+def test_rows_without_timings_and_an_unknown_time_zone_still_show() -> None:
+    store = SqliteStore(os.environ["CHAT_HISTORY_DB"])
+    legacy = dialog(1, latency_ms=None, ttft_ms=None, input_tokens=None, output_tokens=None)
+    store.put(legacy._replace(request_time=f"{NOW - timedelta(hours=1):%Y-%m-%d %H:%M:%S}"))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["user"] = "analyst"
+    at.context["timezone"] = "Mars/Olympus_Mons"
+    at.run()
+    at = at.switch_page("pages/history.py").run()
+    assert not at.exception
+    assert [m.value for m in at.metric][:3] == ["1", "1", "-"]
