@@ -110,7 +110,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "restarts. Set CHAT_HISTORY_TABLE to a DynamoDB table to keep it.",
     ),
     "config_error": ("설정 오류: {detail}", "Configuration error: {detail}"),
-    "summarizing": ("파일 요약: {name}", "Summary of the file: {name}"),
     "document_truncated": (
         "파일이 길어 앞부분 {chars:,}자만 요약했습니다.",
         "The file is long: only its first {chars:,} characters were summarised.",
