@@ -20,6 +20,7 @@ from chatbot.store import Status, StoreError
 PAGE_ROWS = 500  # rows sent to the browser at once; the filters and exports see them all
 TABLE_TEXT_CHARS = 120  # long questions and answers are cut in the table, whole on selection
 
+st.set_page_config(layout="wide")  # a table of many columns; the chat stays centred
 lang = resources.language()
 timezone = analytics.time_zone(st.context.timezone)
 settings = resources.settings()
