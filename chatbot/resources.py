@@ -10,19 +10,22 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import streamlit as st
 from langchain_aws import ChatBedrockConverse
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from chatbot import analytics, llm
+from chatbot import llm
 from chatbot.access import AnalystHistory
 from chatbot.config import Settings
 from chatbot.i18n import ui_language
 from chatbot.store import DialogStore, open_store
 from chatbot.store.outbox import Outbox
+
+if TYPE_CHECKING:
+    from chatbot.analytics import Loaded
 
 
 def secrets() -> Mapping[str, Any]:
@@ -70,12 +73,15 @@ def browsed(
     since: datetime,
     until: datetime,
     user_id: str | None,
-) -> analytics.Loaded:
+) -> Loaded:
     """A range's dialogs, kept a minute so that filtering, paging and selecting do not read
     100,000 rows again on every rerun. One shared object, not a copy per hit
     (``st.cache_data`` would pickle it each time): callers filter into new frames.
     Only an analyst holds an ``AnalystHistory``, so only analysts reach this cache;
     ``source`` (the table or the file) keys it, since the history object itself is not."""
+    # Imported here: pandas is the History page's alone, and 0.4 s of the chat's start-up.
+    from chatbot import analytics
+
     return analytics.load(_history, since, until, user_id)
 
 
