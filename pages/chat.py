@@ -60,9 +60,6 @@ if (deleted := st.session_state.pop("deleted_count", None)) is not None:
 if chat.replayed:
     st.caption(t("replayed", lang, days=settings.chat_history_days, count=chat.replayed))
 
-for index, dialog in enumerate(chat.dialogs):
-    view.show(dialog, last=index == len(chat.dialogs) - 1)
-
 
 def model() -> BaseChatModel:
     """Built inside the turn, so a client that cannot be built fails the turn, not the page."""
@@ -87,6 +84,8 @@ def summary_turn(upload: UploadedFile) -> Turn | None:
     )
 
 
+# Read before the dialogs are drawn (the input stays pinned at the bottom all the same), so
+# that a Retry button is offered only when no new question follows the failed one.
 submitted = st.chat_input(
     t("input_placeholder", lang),
     accept_file=True,
@@ -99,6 +98,9 @@ if submitted is not None:
     question, files = clean_question(submitted.text or ""), list(submitted.files)
 elif retry := take_retry():
     question, turn_mode = retry[0], MODES.get(retry[1], mode)
+
+for index, dialog in enumerate(chat.dialogs):
+    view.show(dialog, last=index == len(chat.dialogs) - 1 and not (question or files))
 
 turns = [turn for upload in files if (turn := summary_turn(upload))]
 if len(question) > settings.chat_max_input_chars:

@@ -348,3 +348,13 @@ def test_bedrock_5xx_past_the_retries_is_a_message(
     assert "could not answer right now" in at.error[0].value and said in at.error[0].value
     [row] = store_rows()
     assert (row.status, row.msg) == ("error", "")
+
+
+def test_retry_is_offered_only_under_the_last_question(bedrock: FakeBedrock) -> None:
+    bedrock.enqueue(Reply(fault="model_not_found"))
+    at = send(open_app(), "first")
+    failed = store_rows()[0].request_id
+    assert at.button(key=f"retry-{failed}")
+    at = send(at, "second")
+    assert shown(at)[-1] == ("assistant", "답변: second")
+    assert not [b for b in at.button if b.key == f"retry-{failed}"]
