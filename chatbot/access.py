@@ -20,8 +20,6 @@ class AccessDenied(PermissionError):
 class Identity:
     user_id: str
     analyst: bool
-    signed_in: bool  # False in local mode, where the id was typed, not proven
-    name: str | None = None
 
 
 class UserHistory:

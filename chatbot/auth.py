@@ -84,12 +84,7 @@ def _signed_in(settings: Settings, auth: Mapping[str, Any], lang: str) -> Identi
     with st.sidebar:
         st.caption(t("signed_in_as", lang, user=name or user_id))
         st.button(t("sign_out", lang), on_click=st.logout, icon="🚪")
-    return Identity(
-        user_id=user_id,
-        analyst=settings.is_analyst(user_id),
-        signed_in=True,
-        name=str(name) if name else None,
-    )
+    return Identity(user_id=user_id, analyst=settings.is_analyst(user_id))
 
 
 def _local(lang: str) -> Identity | None:
@@ -109,4 +104,4 @@ def _local(lang: str) -> Identity | None:
         return None
     st.query_params["user"] = user_id
     # One person on their own machine: they are their own analyst.
-    return Identity(user_id=user_id, analyst=True, signed_in=False)
+    return Identity(user_id=user_id, analyst=True)

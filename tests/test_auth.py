@@ -103,7 +103,7 @@ def test_local_mode_can_be_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_user_history_reads_and_writes_only_its_identity(store: SqliteStore) -> None:
-    alice = UserHistory(store, Identity("alice", analyst=False, signed_in=True))
+    alice = UserHistory(store, Identity("alice", analyst=False))
     store.put(make_dialog(at=datetime.now(UTC), user="bob"))
     alice.put(make_dialog(at=datetime.now(UTC), user="alice"))
     with pytest.raises(AccessDenied):
@@ -116,9 +116,9 @@ def test_user_history_reads_and_writes_only_its_identity(store: SqliteStore) -> 
 
 def test_only_analysts_can_browse_everyone(store: SqliteStore) -> None:
     with pytest.raises(AccessDenied):
-        AnalystHistory(store, Identity("alice", analyst=False, signed_in=True))
+        AnalystHistory(store, Identity("alice", analyst=False))
     store.put(make_dialog(at=datetime.now(UTC), user="bob"))
-    analyst = AnalystHistory(store, Identity("boss", analyst=True, signed_in=True))
+    analyst = AnalystHistory(store, Identity("boss", analyst=True))
     now = datetime.now(UTC)
     dialogs, _ = analyst.browse(now - timedelta(hours=1), now + timedelta(hours=1))
     assert [d.user_id for d in dialogs] == ["bob"]

@@ -204,7 +204,7 @@ def test_without_an_outbox_a_failed_write_is_reported_lost(
 def test_a_dialog_of_another_user_is_refused_not_queued(
     bedrock: FakeBedrock, model, memory, store: SqliteStore, tmp_path
 ) -> None:
-    bob = UserHistory(store, Identity(user_id="bob", analyst=False, signed_in=True))
+    bob = UserHistory(store, Identity(user_id="bob", analyst=False))
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     current = turn(model, memory, "question")  # alice's turn
     list(current.stream())
