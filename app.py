@@ -14,7 +14,7 @@ except ConfigError as error:
     st.error(t("config_error", lang, detail=error))
     st.stop()
 
-identity = auth.identify(settings, resources.secrets(), lang)
+identity = auth.identify(settings, resources.secrets(), lang, resources.on_community_cloud())
 if identity is None:
     st.stop()
 

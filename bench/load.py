@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import math
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -44,7 +45,6 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from bench.browser import PAGE_JS, is_loopback, p90, versions_line  # noqa: E402
 from chatbot.store.base import Dialog, Status  # noqa: E402
-from chatbot.store.outbox import Outbox  # noqa: E402
 from chatbot.store.sqlite import SqliteStore  # noqa: E402
 from loopback.app import CHROMIUM, CHROMIUM_ARGS, STARTUP_TIMEOUT_S, AppServer  # noqa: E402
 from loopback.bedrock import FakeBedrock  # noqa: E402
@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 server_problems = server.problems()
             model_calls = sum(r.operation == "converse-stream" for r in fake.requests)
             check = check_store(server.db, sessions, args.turns, args.tokens)
-            outbox_pending = Outbox(server.outbox_db).pending()
+            with sqlite3.connect(server.outbox_db) as outbox:
+                (outbox_pending,) = outbox.execute("SELECT count(*) FROM pending").fetchone()
     except Exception as error:
         problems.append(f"ERROR {type(error).__name__}: {error}")
         traceback.print_exc(file=sys.stdout)

@@ -28,11 +28,12 @@ COLUMNS: tuple[str, ...] = (
     "ttft_ms",
     "latency_ms",
     "feedback",
+    "trimmed_chars",
     "session_id",
     "request_id",
     "request_time",
 )
-_NUMBERS = ("input_tokens", "output_tokens", "ttft_ms", "latency_ms")
+_NUMBERS = ("input_tokens", "output_tokens", "ttft_ms", "latency_ms", "trimmed_chars")
 
 
 def time_zone(name: str | None) -> str:
@@ -127,9 +128,32 @@ def daily_performance(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFram
     )
 
 
+# A cell starting with one of these is a formula to Excel (tab and CR too, per OWASP's CSV
+# injection advice): a question like "=HYPERLINK(...)" must stay text in an analyst's sheet.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text_cell(value: object) -> object:
+    """A text cell that Excel would run as a formula, behind a quote; anything else as is."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """UTF-8 with a byte-order mark: Excel then opens Korean text correctly."""
-    return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ").encode("utf-8-sig")
+    """UTF-8 with a byte-order mark: Excel then opens Korean text correctly.
+
+    Text cells that Excel would read as a formula are prefixed with ``'``; numbers and
+    times are not text and stay as they are.
+    """
+    text_columns = frame.select_dtypes(include="object").columns
+    safe = frame.assign(**{name: frame[name].map(_as_text_cell) for name in text_columns})
+    # CRLF rows (RFC 4180): the csv module quotes only the line terminator's characters, so
+    # with "\n" a bare "\r" in an answer would stay unquoted, end the row for Excel and start
+    # the next one with text the prefix above never saw.
+    return safe.to_csv(
+        index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ", lineterminator="\r\n"
+    ).encode("utf-8-sig")
 
 
 def to_json(frame: pd.DataFrame) -> bytes:

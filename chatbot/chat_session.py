@@ -18,7 +18,7 @@ from langchain_core.messages import BaseMessage
 
 from chatbot.access import UserHistory
 from chatbot.errors import error_code
-from chatbot.memory import replayed_messages
+from chatbot.memory import remember, replayed_messages
 from chatbot.store import Dialog
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class ChatSession:
             state.chat_session_id = str(uuid.uuid4())
             state.chat_replayed = None
             state.chat_memory = []
+            state.chat_told = set()
         self.history = history
         # The session's lists themselves, taken once and changed in place: after the user
         # presses stop, any Streamlit call (session state included) may raise, and a
@@ -75,8 +76,18 @@ class ChatSession:
         st.session_state.chat_replayed = len(dialogs)
         return True
 
+    def first_notice(self, key: str) -> bool:
+        """True the first time ``key`` is asked for in this session: a notice shown once."""
+        told: set[str] = st.session_state.chat_told
+        if key in told:
+            return False
+        told.add(key)
+        return True
+
     def add(self, dialog: Dialog, notice: str | None = None) -> None:
+        """A finished turn: on screen, and in the memory if it belongs to the conversation."""
         self.dialogs.append(dialog)
+        remember(self.memory, dialog)
         if notice:
             self.notices[dialog.request_id] = notice
 

@@ -8,16 +8,16 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatbot import resources
-from chatbot.access import UserHistory
+from chatbot.access import Receipt, UserHistory
 from chatbot.chat_session import ChatSession
 from chatbot.config import Settings
-from chatbot.conversation import Saved, Turn
+from chatbot.conversation import Turn
 from chatbot.errors import classify, error_code
 from chatbot.i18n import language_of, t
 from chatbot.modes import DEFAULT_MODE
 from chatbot.safety import defuse_images, defuse_stream
 from chatbot.store import Dialog, DialogType, Status, StoreError
-from chatbot.store.outbox import Outbox
+from chatbot.store.outbox import Saved
 
 _FEEDBACK = {"up": 1, "down": 0}
 
@@ -31,13 +31,11 @@ class ChatView:
         self,
         chat: ChatSession,
         history: UserHistory,
-        outbox: Outbox,
         settings: Settings,
         lang: str,
     ) -> None:
         self.chat = chat
         self.history = history
-        self.outbox = outbox
         self.settings = settings
         self.lang = lang
 
@@ -96,10 +94,8 @@ class ChatView:
     def _save_feedback(self, dialog: Dialog) -> None:
         choice = st.session_state[f"feedback-{dialog.request_id}"]
         value = None if choice is None else ("up" if choice else "down")
-        try:
-            self.history.set_feedback(dialog.request_time, value)
-        except StoreError:
-            st.toast(t("save_failed", self.lang))
+        if self.history.rate(dialog.request_time, value) == Saved.LOST:
+            st.toast(t("save_lost", self.lang))
 
     def run(self, turn: Turn) -> None:
         """Stream ``turn`` into the page, store it (also when the user stops it), then show
@@ -116,24 +112,25 @@ class ChatView:
             finally:
                 # Reached on a stop too, where any Streamlit call may raise again: nothing
                 # here calls Streamlit before the partial answer is saved and listed.
-                dialog = turn.finish(self.history, self.chat.memory, self.outbox)
-                self.chat.add(dialog, self._notice(turn, dialog))
+                dialog = turn.to_dialog()
+                receipt = self.history.save(dialog)
+                self.chat.add(dialog, self._notice(turn, receipt))
             if defuse_images(dialog.msg) != streamed.strip():  # post-processing changed it
                 answer.markdown(defuse_images(dialog.msg))
             self._details(dialog, last=True)
 
-    def _notice(self, turn: Turn, dialog: Dialog) -> str | None:
-        """What to say under the answer: the error, the stop, an unsaved dialog."""
+    def _notice(self, turn: Turn, receipt: Receipt) -> str | None:
+        """What to say under the answer: the error, the stop, how it was saved."""
         lang = language_of(turn.question, self.lang)
         notices = []
         if turn.error is not None:
             notices.append(self._problem(turn.error, lang, turn.model_id))
-        elif dialog.status == Status.STOPPED:
+        elif receipt.dialog.status == Status.STOPPED:
             notices.append(t("stopped", lang))
-        if turn.saved == Saved.QUEUED:
-            notices.append(t("save_queued", lang))
-        elif turn.saved == Saved.LOST:
-            notices.append(t("save_failed", lang))
+        if receipt.dialog.trimmed_chars:
+            notices.append(t("save_trimmed", lang, chars=receipt.dialog.trimmed_chars))
+        if receipt.saved != Saved.STORED:
+            notices.append(t(f"save_{receipt.saved}", lang))
         return "\n\n".join(notices) or None
 
     def _problem(self, error: Exception, lang: str, model_id: str) -> str:

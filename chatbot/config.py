@@ -1,7 +1,8 @@
 """One Settings object, read from environment variables and overridden by ``st.secrets``.
 
-AWS's own settings (region, profile, credentials, endpoints) are deliberately absent: boto3
-reads them from its standard chain (``AWS_REGION``, ``AWS_PROFILE``,
+AWS's own settings are deliberately absent: the region comes from ``AWS_REGION``, else boto3's
+chain (``AWS_DEFAULT_REGION``, the profile's ``region``), through ``chatbot.aws.region``;
+profile, credentials and endpoints from boto3's chain (``AWS_PROFILE``,
 ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ...), so nothing here can shadow them.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, get_args, get_origin, get_type_hints
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
@@ -33,14 +35,16 @@ class Settings:
     """Every project setting, with defaults that run locally against SQLite."""
 
     bedrock_model_id: str = DEFAULT_MODEL_ID
-    bedrock_region: str | None = None  # None: boto3's chain (AWS_REGION, profile, ...)
+    bedrock_region: str | None = None  # None: AWS_REGION, else boto3's chain (chatbot.aws.region)
     chat_history_table: str | None = None  # DynamoDB when set
     chat_history_db: str = "data/chat_history.sqlite3"
     chat_outbox_db: str = "data/outbox.sqlite3"  # turns waiting for the store to come back
     chat_window_k: int = 10
     chat_history_days: int = 2
     analysts: tuple[str, ...] = ()
-    allow_local_mode: bool = True  # False: without [auth] in secrets, the app refuses to run
+    # Without [auth] in secrets: True runs in local mode, False refuses to run, and None
+    # (unset) is True locally but False on Community Cloud, where the URL is public.
+    allow_local_mode: bool | None = None
     chat_max_input_chars: int = 8000
 
     @classmethod
@@ -51,12 +55,13 @@ class Settings:
         env = os.environ if env is None else env
         secrets = secrets or {}
         values: dict[str, Any] = {}
+        types = get_type_hints(cls)
         for field in fields(cls):
             name = field.name.upper()
             raw = secrets.get(name, env.get(name))
             if raw is None or raw == "":
                 continue
-            values[field.name] = _coerce(name, raw, field.default)
+            values[field.name] = _coerce(name, raw, _value_type(types[field.name]))
         settings = cls(**values)
         settings._validate()
         return settings
@@ -74,20 +79,37 @@ class Settings:
         """The configured model first, then the other known choices."""
         return tuple(dict.fromkeys((self.bedrock_model_id, *MODEL_CHOICES)))
 
+    def local_mode_allowed(self, on_community_cloud: bool) -> bool:
+        """Whether the app may run without sign-in; unset means only off Community Cloud."""
+        if self.allow_local_mode is None:
+            return not on_community_cloud
+        return self.allow_local_mode
+
     def is_analyst(self, user_id: str) -> bool:
-        """Whether a signed-in identity is in ANALYSTS (e-mail case does not matter)."""
-        return user_id.casefold() in {analyst.casefold() for analyst in self.analysts}
+        """Whether an identity is in ANALYSTS (normalised; e-mail case does not matter)."""
+        # Imported here: chatbot.access imports the store package, which imports this module.
+        from chatbot.access import normalize_user_id
+
+        analysts = {normalize_user_id(analyst).casefold() for analyst in self.analysts}
+        return normalize_user_id(user_id).casefold() in analysts
 
 
-def _coerce(name: str, raw: Any, default: Any) -> Any:
-    if isinstance(default, bool):
+def _value_type(annotation: Any) -> Any:
+    """A set field's type: ``bool`` for ``bool | None``, ``tuple`` for ``tuple[str, ...]``."""
+    if isinstance(annotation, UnionType):
+        [annotation] = [arg for arg in get_args(annotation) if arg is not NoneType]
+    return get_origin(annotation) or annotation
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    if kind is bool:
         return str(raw).strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
+    if kind is int:
         try:
             return int(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if isinstance(default, tuple):
+    if kind is tuple:
         items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
         return tuple(s.strip() for s in items if str(s).strip())
     return str(raw).strip()

@@ -6,18 +6,15 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, BaseMessageChunk, HumanMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
-from chatbot.access import AccessDenied
 from chatbot.documents import summarize
 from chatbot.errors import error_code
 from chatbot.language import is_korean
-from chatbot.memory import exchange, window
+from chatbot.memory import window
 from chatbot.modes import SUMMARY, Mode
 from chatbot.store.base import (
     Dialog,
@@ -26,21 +23,8 @@ from chatbot.store.base import (
     format_request_time,
     new_request_id,
 )
-from chatbot.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-
-class DialogWriter(Protocol):
-    def put(self, dialog: Dialog) -> None: ...
-
-
-class Saved(StrEnum):
-    """Where a finished turn's dialog went."""
-
-    STORED = "stored"
-    QUEUED = "queued"  # the store failed; the outbox writes it when the store is back
-    LOST = "lost"  # the store and the outbox both failed: the user is told
 
 
 ChunkSource = Callable[[], Iterable[BaseMessageChunk]]
@@ -63,7 +47,7 @@ class Turn:
 
     The model's text accumulates in a plain attribute while it streams, so that whatever
     ends the stream (its end, an error, or the user's stop, which Streamlit raises inside
-    ``st.write_stream``) leaves ``finish`` the partial answer to store.
+    ``st.write_stream``) leaves ``to_dialog`` the partial answer to store.
     """
 
     def __init__(
@@ -90,8 +74,6 @@ class Turn:
         self.ttft_ms: int | None = None
         self.latency_ms: int | None = None
         self.error: Exception | None = None
-        self.saved: Saved | None = None
-        self.dialog: Dialog | None = None
         self._source = source
         self._completed = False
 
@@ -132,17 +114,10 @@ class Turn:
         """The answer as shown and stored, after the mode's post-processing."""
         return self.mode.postprocess(self.raw)
 
-    def finish(
-        self, store: DialogWriter, memory: list[BaseMessage], outbox: Outbox | None = None
-    ) -> Dialog:
-        """Store the turn and feed the memory, once; later calls return the same dialog.
-
-        A failed write puts the dialog in ``outbox``; ``saved`` says which happened.
-        """
-        if self.dialog is not None:
-            return self.dialog
+    def to_dialog(self) -> Dialog:
+        """The turn as it stands (complete, failed, stopped or still streaming), as a dialog."""
         usage = self.usage or {}
-        self.dialog = Dialog(
+        return Dialog(
             user_id=self.user_id,
             request_time=self.request_time,
             request_id=self.request_id,
@@ -158,30 +133,22 @@ class Turn:
             status=self.status,
             session_id=self.session_id,
         )
-        if self.mode.uses_history and self.status == Status.COMPLETE:
-            memory.extend(exchange(self.question, self.dialog.msg))
-        try:
-            store.put(self.dialog)
-            self.saved = Saved.STORED
-        except AccessDenied:
-            raise  # a bug, not an outage: never queue another user's dialog
-        except Exception as error:  # the answer is on screen already; keep it for later
-            log.warning("storing dialog %s failed: %s", self.request_id, error_code(error))
-            self.saved = self._queue(outbox)
-        return self.dialog
-
-    def _queue(self, outbox: Outbox | None) -> Saved:
-        if outbox is None or self.dialog is None:
-            return Saved.LOST
-        try:
-            outbox.add(self.dialog)
-        except Exception as error:
-            log.error("queueing dialog %s failed: %s", self.request_id, error_code(error))
-            return Saved.LOST
-        return Saved.QUEUED
 
 
 ModelFactory = Callable[[], BaseChatModel]
+
+# A file name is the one thing a user controls that is not bounded by the input limit (a
+# browser sends whatever name the file has); it is stored and shown as the question.
+MAX_FILE_NAME_CHARS = 255
+
+
+def capped_file_name(name: str) -> str:
+    """``name`` shortened to MAX_FILE_NAME_CHARS, keeping its extension visible."""
+    if len(name) <= MAX_FILE_NAME_CHARS:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    tail = f"…{dot}{extension}" if dot and len(extension) <= 10 else "…"
+    return (stem if dot else name)[: MAX_FILE_NAME_CHARS - len(tail)] + tail
 
 
 def chat_turn(
@@ -224,7 +191,7 @@ def document_turn(
     return Turn(
         source=lambda: summarize(model(), text, korean=is_korean(text)),
         mode=SUMMARY,
-        question=file_name,
+        question=capped_file_name(file_name),
         user_id=user_id,
         model_id=model_id,
         session_id=session_id,

@@ -45,9 +45,39 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "No answer was received for this question.",
     ),
     "retry": ("다시 시도", "Retry"),
-    "save_failed": (
+    "save_lost": (
         "이 대화를 기록에 저장하지 못했습니다. 화면의 답변은 그대로 남아 있습니다.",
         "This dialog could not be saved to history. The answer above stays on screen.",
+    ),
+    "save_rejected": (
+        "기록 저장소가 이 대화를 받아들이지 않아 저장하지 못했습니다. 화면의 답변은 그대로 "
+        "남아 있고, 대화는 서버의 대기열 파일에 따로 보관되었습니다.",
+        "The history store refused this dialog, so it was not saved. The answer above stays "
+        "on screen, and the dialog is kept aside in the server's outbox file.",
+    ),
+    "save_trimmed": (
+        "이 대화는 기록 한 건의 최대 크기(약 400KB)를 넘어 끝부분 {chars:,}자를 잘라 "
+        "저장했습니다. 화면에는 전체가 표시됩니다.",
+        "This dialog is larger than one history record can hold (about 400 KB): it was "
+        "stored with its last {chars:,} characters cut. The whole text is shown here.",
+    ),
+    "rejected_saves": (
+        "기록 저장소가 대화 {count}건을 받아들이지 않아 저장하지 못했습니다. 해당 대화는 서버의 "
+        "대기열 파일에 따로 보관되어 있으니 관리자에게 문의하세요.",
+        "The history store refused {count} of your dialogs, so they were not saved. They are "
+        "kept aside in the server's outbox file: ask the administrator.",
+    ),
+    "outbox_damaged": (
+        "저장 대기열 파일이 손상되어 옆으로 옮기고 새 파일로 시작했습니다. 채팅은 계속 "
+        "사용할 수 있습니다. 관리자에게 알려 주세요.",
+        "The outbox file was damaged: it was moved aside and a new one started. The chat "
+        "keeps working; please tell the administrator.",
+    ),
+    "outbox_unavailable": (
+        "저장 대기열 파일을 쓸 수 없어 대화를 저장소에 바로 기록합니다. 저장소가 멈추면 그동안의 "
+        "대화는 저장되지 않을 수 있습니다. 관리자에게 알려 주세요.",
+        "The outbox file cannot be written, so dialogs go straight to the history store; "
+        "while the store is down they may not be saved. Please tell the administrator.",
     ),
     "save_queued": (
         "기록 저장소에 지금 쓸 수 없어 이 대화를 대기열에 두었습니다. 저장소가 돌아오면 자동으로 "
@@ -74,9 +104,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "and see that user's dialogs. Use it only on your own machine.",
     ),
     "local_mode_forbidden": (
-        "이 배포는 로그인이 필요하지만 로그인 설정([auth])이 없습니다. 관리자에게 문의하세요.",
-        "This deployment requires sign-in, but sign-in ([auth]) is not configured. "
-        "Please contact the administrator.",
+        "이 배포는 로그인이 필요하지만(ALLOW_LOCAL_MODE = false) 로그인 설정이 없습니다. "
+        "시크릿에 [auth] 섹션을 추가하세요.",
+        "This deployment requires sign-in (ALLOW_LOCAL_MODE = false), but sign-in is not "
+        "configured. Add an [auth] section to the secrets.",
+    ),
+    "local_mode_cloud": (
+        "Streamlit Community Cloud에서는 로그인이 필요하지만 로그인 설정이 없습니다. 시크릿에 "
+        "[auth] 섹션을 추가하세요. 로그인 없이 실행하려면 ALLOW_LOCAL_MODE = true 로 "
+        "설정하세요. 그러면 링크를 아는 누구나 모든 사용자의 대화를 볼 수 있습니다.",
+        "On Streamlit Community Cloud this app requires sign-in, but sign-in is not configured. "
+        "Add an [auth] section to the secrets. To run without sign-in, set "
+        "ALLOW_LOCAL_MODE = true; anyone with the link can then read every user's dialogs.",
     ),
     "sign_in_prompt": (
         "대화 기록을 안전하게 보관하려면 로그인하세요.",
@@ -85,8 +124,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "sign_in": ("로그인", "Sign in"),
     "sign_in_with": ("{provider}(으)로 로그인", "Sign in with {provider}"),
     "sign_in_no_identity": (
-        "로그인한 계정에 이메일이나 식별자가 없어 사용할 수 없습니다.",
-        "The signed-in account has no e-mail or subject, so it cannot be used.",
+        "로그인한 계정에 인증된 이메일도, 발급자와 식별자(iss, sub)도 없어 사용할 수 없습니다.",
+        "The signed-in account has neither a verified e-mail nor an issuer and subject "
+        "(iss, sub), so it cannot be used.",
     ),
     "sign_out": ("로그아웃", "Sign out"),
     "signed_in_as": ("로그인: {user}", "Signed in as {user}"),
@@ -114,6 +154,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "파일이 길어 앞부분 {chars:,}자만 요약했습니다.",
         "The file is long: only its first {chars:,} characters were summarised.",
     ),
+    "document_page_limit": (
+        "PDF가 길어 앞 {pages}쪽만 읽고, 그 {chars:,}자를 요약했습니다.",
+        "The PDF is long: only its first {pages} pages ({chars:,} characters) were summarised.",
+    ),
+    "document_time_limit": (
+        "파일이 크거나 복잡해 읽는 데 너무 오래 걸려, 그때까지 읽은 앞부분 {chars:,}자만 "
+        "요약했습니다.",
+        "The file takes too long to read (it is large or complex): only the first "
+        "{chars:,} characters read in time were summarised.",
+    ),
     "document_unsupported": (
         "지원하지 않는 파일 형식입니다. PDF, TXT, MD, CSV, DOCX 파일을 올려 주세요.",
         "This file type is not supported. Upload a PDF, TXT, MD, CSV or DOCX file.",
@@ -129,6 +179,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "document_unreadable": (
         "파일을 읽을 수 없습니다. 손상되었거나 형식이 맞지 않습니다.",
         "The file cannot be read: it is damaged or not what its extension says.",
+    ),
+    "document_too_complex": (
+        "파일이 너무 복잡해 제한 시간 안에 글자를 읽지 못했습니다. 텍스트 위주의 더 단순한 "
+        "파일(예: TXT)로 저장해 올려 주세요.",
+        "The file is too complex: no text could be read from it in the time allowed. Save "
+        "it as a simpler file (e.g. TXT) and upload that.",
     ),
     "delete_history": ("내 기록 삭제", "Delete my history"),
     "delete_confirm_title": ("기록을 모두 삭제할까요?", "Delete all your history?"),
@@ -207,8 +263,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "`aws sso login`) and try again.",
     ),
     "no_region": (
-        "AWS 리전이 설정되지 않았습니다. BEDROCK_REGION 또는 AWS_REGION을 설정해 주세요.",
-        "No AWS region is set. Set BEDROCK_REGION or AWS_REGION.",
+        "AWS 리전이 설정되지 않았습니다. BEDROCK_REGION, AWS_REGION 또는 AWS_DEFAULT_REGION을 "
+        "설정하거나 AWS 프로필에 region을 지정해 주세요.",
+        "No AWS region is set. Set BEDROCK_REGION, AWS_REGION or AWS_DEFAULT_REGION, or a "
+        "region in the AWS profile.",
     ),
     "wrong_region": (
         "리전 {region}에서 Bedrock을 찾을 수 없습니다. BEDROCK_REGION이 Bedrock을 제공하는 "
@@ -275,5 +333,6 @@ def ui_language(locale: str | None) -> str:
 
 
 def language_of(text: str, fallback: str) -> str:
-    """The language to answer a user's input in: Korean if it has Hangul."""
+    """The language to answer a user's input in: Korean if enough of its letters are
+    Hangul (``is_korean``), else ``fallback`` (also for input without letters)."""
     return KO if is_korean(text) else fallback

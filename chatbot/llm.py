@@ -9,6 +9,8 @@ import boto3
 from botocore.config import Config
 from langchain_aws import ChatBedrockConverse
 
+from chatbot import aws
+
 # The original's Claude parameters. top_p is left out: current Claude models reject a
 # request that sets both temperature and top_p.
 MAX_TOKENS = 1024
@@ -26,15 +28,15 @@ def _retries() -> dict[str, Any]:
 
 
 def _client(service: str, region: str | None) -> Any:
-    """The endpoint, region and credentials come from boto3's standard chain; raises
-    botocore's NoRegionError when there is no region."""
+    """The region from ``aws.region`` (``region``, ``AWS_REGION``, boto3's chain); endpoint and
+    credentials from boto3's chain. Raises botocore's NoRegionError when there is no region."""
     config = Config(
         retries=_retries(),
         connect_timeout=5,
         read_timeout=120,
-        user_agent_extra="bedrock-stream-chatbot",
+        user_agent_extra=aws.USER_AGENT,
     )
-    return boto3.session.Session().client(service, region_name=region, config=config)
+    return boto3.session.Session().client(service, region_name=aws.region(region), config=config)
 
 
 def bedrock_runtime_client(region: str | None = None) -> Any:

@@ -51,6 +51,12 @@ def exchange(question: str, answer: str) -> list[BaseMessage]:
     return [HumanMessage(question), AIMessage(answer)]
 
 
+def remember(memory: list[BaseMessage], dialog: Dialog) -> None:
+    """Feed a finished turn to the memory, if it belongs to the conversation."""
+    if is_conversational(dialog):
+        memory.extend(exchange(dialog.body, dialog.msg))
+
+
 def replayed_messages(dialogs: Iterable[Dialog]) -> list[BaseMessage]:
     """Memory seeded from stored dialogs: conversational ones only, answers shortened."""
     messages: list[BaseMessage] = []

@@ -13,16 +13,9 @@ from dataclasses import dataclass
 
 from chatbot.documents import summary_prompt
 from chatbot.language import is_korean
+from chatbot.prompt_tags import neutralise_tags
 
 RESULT_TAG = "result"
-
-# Tags the prompts give meaning to. A user's text that contains one of them is neutralised
-# before it is wrapped, so it can neither close the wrapper early nor fake a result.
-_RESERVED_TAG = re.compile(
-    r"<(/?\s*(?:article|review|text|result|example|document|summaries|year|month|day|hour|minute)"
-    r"\b[^<>]*)>",
-    re.IGNORECASE,
-)
 
 _SEOYEON_KO = (
     "다음은 Human과 Assistant의 친근한 대화입니다. Assistant는 상황에 맞는 구체적인 세부 정보를 "
@@ -33,11 +26,6 @@ _SEOYEON_EN = (
     "don't know the answer, just say that you don't know; don't try to make up an answer. You "
     "are acting as a thoughtful advisor named Seoyeon."
 )
-
-
-def neutralise_tags(text: str) -> str:
-    """Escape the prompt's own tags inside user text; everything else is left as typed."""
-    return _RESERVED_TAG.sub(r"&lt;\1&gt;", text)
 
 
 def extract_result(answer: str, tag: str = RESULT_TAG) -> str:
@@ -146,6 +134,8 @@ class Mode:
         return template.format(input_language=source, output_language=target)
 
     def human_message(self, text: str) -> str:
+        # The prompts' tags inside the text are escaped: it can neither close the wrapper
+        # early nor fake a result (chatbot.prompt_tags lists them).
         return self.human.format(input=neutralise_tags(text))
 
     def postprocess(self, answer: str) -> str:

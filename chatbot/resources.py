@@ -12,12 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import streamlit as st
 from langchain_aws import ChatBedrockConverse
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from chatbot import llm
+from chatbot import aws, llm
 from chatbot.access import AnalystHistory
 from chatbot.config import Settings
 from chatbot.i18n import ui_language
@@ -51,14 +50,17 @@ def dialog_store(settings: Settings) -> DialogStore:
     return open_store(settings)
 
 
-@st.cache_resource(show_spinner=False)
-def outbox(path: str) -> Outbox:
-    return Outbox(Path(path).expanduser())
+@st.cache_resource(show_spinner=False, on_release=Outbox.close)
+def outbox(settings: Settings) -> Outbox:
+    """One queue and writer thread per process in front of the store; never raises (a queue
+    file that fails is reported by ``Outbox.problem`` and bypassed)."""
+    writer_store = open_store(settings, background=True)
+    return Outbox(Path(settings.chat_outbox_db).expanduser(), writer_store)
 
 
 def bedrock_region(settings: Settings) -> str:
     """The region Bedrock calls go to, for messages; "?" when none is configured."""
-    return settings.bedrock_region or boto3.session.Session().region_name or "?"
+    return aws.region(settings.bedrock_region) or "?"
 
 
 @st.cache_resource(show_spinner=False)

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from loopback import recorder
+
 __all__ = [
     "FAULTS",
     "FakeBedrock",
@@ -94,6 +96,7 @@ class RecordedRequest:
     operation: str  # "converse-stream" | "converse" | "list-foundation-models"
     model_id: str
     body: dict[str, Any] = field(default_factory=dict)
+    user_agent: str = ""
 
 
 Responder = Callable[[RecordedRequest], Reply]
@@ -210,6 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def _user_agent(self) -> str:
+        return self.headers.get("User-Agent", "")
+
     def _read_body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -240,7 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path.rstrip("/") == "/foundation-models":
-            self.server.fake.record(RecordedRequest("list-foundation-models", "", {}))
+            self.server.fake.record(
+                RecordedRequest("list-foundation-models", "", {}, self._user_agent())
+            )
             self._send_json(200, {"modelSummaries": FOUNDATION_MODELS})
             return
         self._send_error(404, "UnknownOperationException", f"Unknown operation: GET {path}")
@@ -253,7 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not match:
             self._send_error(404, "UnknownOperationException", f"Unknown operation: POST {path}")
             return
-        request = RecordedRequest(match.group(2), unquote(match.group(1)), body)
+        request = RecordedRequest(match.group(2), unquote(match.group(1)), body, self._user_agent())
         self.server.fake.record(request)
         reply = self.server.fake.next_reply(request)
 
@@ -440,6 +448,8 @@ class FakeBedrock:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+        model = (request.model_id,) if request.model_id else ()
+        recorder.record(recorder.Call(request.operation, request.user_agent, model))
 
     def next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:

@@ -1,7 +1,8 @@
 """A loopback DynamoDB: moto's server mode on 127.0.0.1, reached by unmodified boto3 over HTTP.
 
 Clients find it through the standard ``AWS_ENDPOINT_URL_DYNAMODB`` (see ``MotoDynamo.env()``),
-so the code under test runs exactly as against AWS, with no in-process patching.
+so the code under test runs exactly as against AWS, with no in-process patching. Each
+operation is recorded with its caller's User-Agent (``loopback.recorder``).
 
     python -m loopback.dynamodb --port 8952 [--table chat-history]
 """
@@ -9,25 +10,69 @@ so the code under test runs exactly as against AWS, with no in-process patching.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import logging
 import os
+import threading
 import time
 import urllib.request
+from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from loopback import recorder
 
 __all__ = ["MotoDynamo"]
 
 REGION = "us-east-1"
 
 
+def _resources(body: dict[str, Any]) -> tuple[str, ...]:
+    """The tables and indexes a request names, as "table" or "table/index/name"."""
+    table, index = body.get("TableName"), body.get("IndexName")
+    if isinstance(table, str):
+        return (f"{table}/index/{index}" if isinstance(index, str) else table,)
+    batch = body.get("RequestItems")  # BatchWriteItem, BatchGetItem
+    return tuple(batch) if isinstance(batch, dict) else ()
+
+
+class _Recording:
+    """WSGI middleware: records each DynamoDB operation (its ``X-Amz-Target``), then lets
+    moto answer it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            body: Any = {}
+            length = environ.get("CONTENT_LENGTH")
+            if length:  # boto3 sends DynamoDB's JSON bodies with a length, never chunked
+                raw = environ["wsgi.input"].read(int(length))
+                environ["wsgi.input"] = io.BytesIO(raw)  # moto reads the body again
+                with contextlib.suppress(ValueError):
+                    body = json.loads(raw)
+            resources = _resources(body) if isinstance(body, dict) else ()
+            user_agent = environ.get("HTTP_USER_AGENT", "")
+            recorder.record(recorder.Call(target, user_agent, resources))
+        return self.app(environ, start_response)
+
+
 class MotoDynamo:
-    """moto's threaded server on loopback; ``port=0`` picks a free port."""
+    """moto's server app on a threaded werkzeug server on loopback (what moto's
+    ``ThreadedMotoServer`` does, with the recording middleware); ``port=0`` picks a free port.
+    """
 
     def __init__(self, port: int = 0) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._running = False
+        self._port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self.url = ""
 
     def start(self) -> MotoDynamo:
@@ -35,16 +80,24 @@ class MotoDynamo:
         werkzeug = logging.getLogger("werkzeug")
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.WARNING)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        app = _Recording(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server("127.0.0.1", self._port, app, threaded=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="moto-dynamodb", daemon=True
+        )
+        self._thread.start()
+        host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
-        self._running = True
         return self
 
     def stop(self) -> None:
-        if self._running:
-            self._server.stop()
-            self._running = False
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
     def __enter__(self) -> MotoDynamo:
         return self.start()
@@ -82,11 +135,12 @@ def main(argv: list[str] | None = None) -> None:
         for name, value in server.env().items():
             print(f"export {name}={value}")
         if args.table:
+            from chatbot.aws import ADMIN_USER_AGENT
             from chatbot.store.create_table import create_table
             from chatbot.store.dynamodb import dynamodb_client
 
             os.environ.update(server.env())
-            create_table(dynamodb_client(), args.table)
+            create_table(dynamodb_client(user_agent=ADMIN_USER_AGENT), args.table)
             print(f"export CHAT_HISTORY_TABLE={args.table}")
         print("serving; Ctrl-C to stop", flush=True)
         try:

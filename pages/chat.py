@@ -22,21 +22,25 @@ settings = resources.settings()
 identity = auth.current()
 try:
     store = resources.dialog_store(settings)
-    outbox = resources.outbox(settings.chat_outbox_db)
 except StoreError as error:
     st.error(t("config_error", lang, detail=error))
     st.stop()
-history = UserHistory(store, identity)
-
-# Turns a failed write left behind go to the store as soon as it takes them again.
-if outbox.drain(store) and (waiting := outbox.pending(identity.user_id)):
-    st.caption(t("pending_saves", lang, count=waiting))
+outbox = resources.outbox(settings)
+history = UserHistory(store, identity, outbox)
 chat = ChatSession(history)
+
+# The outbox writes in the background; a page run only reports, each problem once a session.
+if outbox.problem and chat.first_notice(f"outbox_{outbox.problem}"):
+    st.warning(t(f"outbox_{outbox.problem}", lang), icon="💾")
+if rejected := history.take_rejections():
+    st.warning(t("rejected_saves", lang, count=rejected), icon="💾")
+if waiting := history.pending():
+    st.caption(t("pending_saves", lang, count=waiting))
 if not chat.replay(settings.chat_history_days):
     st.warning(t("history_unavailable", lang))
 if resources.on_community_cloud() and not settings.chat_history_table:
     st.warning(t("cloud_sqlite_warning", lang))
-view = ChatView(chat, history, outbox, settings, lang)
+view = ChatView(chat, history, settings, lang)
 
 with st.sidebar:
     mode = MODES[
@@ -72,8 +76,9 @@ def summary_turn(upload: UploadedFile) -> Turn | None:
     except DocumentError as error:
         st.error(t(f"document_{error.kind}", lang, limit_mb=MAX_FILE_BYTES // 2**20), icon="📎")
         return None
-    if extracted.truncated:
-        st.info(t("document_truncated", lang, chars=len(extracted.text)))
+    if extracted.limit:  # the text was cut short: say by which limit
+        chars, pages = len(extracted.text), extracted.pages
+        st.info(t(f"document_{extracted.limit}", lang, chars=chars, pages=pages))
     return document_turn(
         model=model,
         model_id=model_id,

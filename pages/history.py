@@ -135,7 +135,9 @@ def show_table() -> None:
     if rows:
         chosen = shown.iloc[rows[0]]
         with st.container(border=True):
-            st.caption(f"{chosen['user_id']} · {chosen['mode']} · {chosen['request_time']}")
+            st.caption(
+                defuse_images(f"{chosen['user_id']} · {chosen['mode']} · {chosen['request_time']}")
+            )
             st.text(chosen["body"])
             st.markdown(defuse_images(chosen["msg"]))
     else:

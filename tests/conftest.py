@@ -17,6 +17,15 @@ from loopback.bedrock import FakeBedrock
 _PROJECT_VARS = {field.name.upper() for field in fields(Settings)}
 
 
+# The outermost wrapper, so the sort comes after any plugin's reordering (--failed-first, ...).
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    """Tests marked ``runs_last`` check what the whole session recorded (the loopback servers'
+    calls): they run after every other selected test. The sort is stable."""
+    yield
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's AWS profile, real endpoints or project settings."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from chatbot.store.base import Dialog, format_request_time, new_request_id
 
@@ -30,3 +33,15 @@ def make_dialog(user: str = "alice", at: datetime = NOW, **changes: object) -> D
     )
     values.update(changes)
     return Dialog(**values)  # type: ignore[arg-type]
+
+
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T], timeout: float = 15.0) -> T:
+    """``read()`` once it returns something truthy: for work a background thread finishes
+    (the outbox's writer). Not a timing assertion: the timeout only bounds a broken run."""
+    deadline = time.monotonic() + timeout
+    while not (value := read()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value

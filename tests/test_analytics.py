@@ -1,3 +1,5 @@
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -85,6 +87,20 @@ def test_csv_opens_in_excel_with_korean_and_keeps_every_row() -> None:
     assert data.startswith("\ufeff".encode())
     back = pd.read_csv(pd.io.common.BytesIO(data), encoding="utf-8-sig")
     assert list(back["body"]) == list(built["body"]) and list(back["msg"]) == list(built["msg"])
+
+
+def test_csv_cells_excel_would_run_as_formulas_are_text() -> None:
+    formulas = ['=HYPERLINK("http://x")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\r=1"]
+    dialogs = [make(i, body=text, msg="a = b, -1 and @x inside") for i, text in enumerate(formulas)]
+    dialogs.append(make(9, body="질문", msg="line\r=1+1", latency_ms=-5, output_tokens=0))
+    built = analytics.dialogs_frame(dialogs)
+    exported = analytics.to_csv(built).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(exported, newline="")))
+    assert [row["body"] for row in rows] == ["'" + text for text in formulas] + ["질문"]
+    assert {row["msg"] for row in rows[:-1]} == {"a = b, -1 and @x inside"}  # a cell's start
+    assert rows[-1]["msg"] == "line\r=1+1"  # a carriage return cannot start a row of its own
+    assert rows[-1]["latency_ms"] == "-5" and rows[-1]["output_tokens"] == "0"  # numbers stay
+    assert [r["body"] for r in json.loads(analytics.to_json(built))][:6] == formulas
 
 
 def test_json_export_is_records_with_korean_as_is() -> None:

@@ -8,10 +8,12 @@ HTML, event handlers and `javascript:` links in it never run, live or replayed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -305,3 +307,139 @@ def test_stopping_keeps_and_stores_what_arrived(app: App, page: Page) -> None:
     page.reload()
     expect(chat.assistant_messages.last).to_contain_text(row.msg, timeout=30_000)
     expect(chat.assistant_messages.last).to_contain_text("You stopped the answer.")
+
+
+@dataclass
+class ImageServer:
+    url: str
+    requested: list[str]  # every path asked for, in order
+
+
+@pytest.fixture
+def image_server() -> Iterator[ImageServer]:
+    """A loopback HTTP server that records every request: where a shown image would leak."""
+    requested: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass  # the recorded paths say it all
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield ImageServer(url=f"http://127.0.0.1:{server.server_port}", requested=requested)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _image_dialog(u: str) -> tuple[str, list[str]]:
+    """A question and an answer's stream with every Markdown image form pointing at ``u``; the
+    answer's chunks split an image between its `!`s, backslashes and `[`."""
+    question = (
+        f"지도 보여줘 ![q-inline]({u}/q-inline.png) !![q-bang]({u}/q-bang.png) "
+        f"[![q-nested]({u}/q-nested.png)]({u}/q-page) \\\\![q-escaped]({u}/q-escaped.png) "
+        f"![q-ref][qr] $\\includegraphics{{{u}/q-katex.png}}$\n\n[qr]: {u}/q-ref.png"
+    )
+    answer = [
+        "서울 지도입니다 !",
+        f"[a-inline]({u}/a-inline.png) ",
+        "!",
+        "!",
+        f"[a-bang]({u}/a-bang.png)\n\n",
+        "\\",
+        "\\",
+        f"![a-escaped]({u}/a-escaped.png)\n\n",
+        f"[![a-nested]({u}/a-nested.png)]({u}/a-page)\n\n",
+        "- ![a-list",
+        f"]({u}/a-list.png)\n\n",
+        "> !![a-quote](",
+        f"{u}/a-quote.png)\n\n",
+        "| 표 | 그림 |\n|---|---|\n| 1 | ![a-table]",
+        f"({u}/a-table.png) |\n\n",
+        "![a-ref][a-ref] ![a-ref][] 그리고 ![a-ref]\n\n",
+        f"$\\includegraphics{{{u}/a-katex.png}}$\n\n",
+        f"[a-ref]: {u}/a-ref.png\n\n",
+        XSS_MARKER,
+    ]
+    return question, answer
+
+
+def _assert_nothing_loaded(page: Page, images: ImageServer, when: str) -> None:
+    """No request reached the image server, though Chromium can reach it: a probe loaded
+    after everything on the page was drawn does arrive (and proves the server listens)."""
+    probe = f"/probe-{len(images.requested)}.png"
+    page.evaluate(
+        "url => new Promise(done => { const i = new Image(); i.onload = i.onerror = done; "
+        "i.src = url; })",
+        images.url + probe,
+    )
+    assert images.requested == [probe], f"{when}: an image loaded without a click"
+    images.requested.clear()
+
+
+def _expect_links(where: Locator, images: ImageServer, names: list[str]) -> None:
+    """Each image is shown as a link to its URL: its text is there, behind a click."""
+    for name in names:
+        links = where.get_by_role("link", name=name, exact=True)
+        expect(links.first).to_be_visible()
+        for link in links.all():
+            expect(link).to_have_attribute("href", f"{images.url}/{name}.png")
+
+
+QUESTION_IMAGES = ["q-inline", "q-bang", "q-nested", "q-escaped", "q-ref"]
+ANSWER_IMAGES = [
+    "a-inline",
+    "a-bang",
+    "a-escaped",
+    "a-nested",
+    "a-list",
+    "a-quote",
+    "a-table",
+    "a-ref",
+]
+
+
+@pytest.mark.browser
+def test_images_in_a_dialog_never_load(app: App, page: Page, image_server: ImageServer) -> None:
+    question, answer = _image_dialog(image_server.url)
+    chat = _open_chat_as_new_user(app, page)
+
+    # 1. Live: the question, and the answer while it streams (each chunk is drawn).
+    app.bedrock.enqueue(Reply(tokens=answer, token_delay=0.05))
+    chat.input.fill(question)
+    chat.input.press("Enter")
+    expect(chat.assistant_messages.last).to_contain_text(XSS_MARKER, timeout=15_000)
+    expect(chat.assistant_messages.last.get_by_test_id("stFeedback")).to_be_visible(timeout=15_000)
+    assert app.bedrock.last_user_text() == question
+    _assert_nothing_loaded(page, image_server, "live")
+    _expect_links(chat.user_messages.last, image_server, QUESTION_IMAGES)
+    _expect_links(chat.assistant_messages.last, image_server, ANSWER_IMAGES)
+
+    # 2. Replayed from the store in a new session.
+    page.reload()
+    expect(chat.assistant_messages.last).to_contain_text(XSS_MARKER, timeout=30_000)
+    _assert_nothing_loaded(page, image_server, "replayed")
+    _expect_links(chat.user_messages.last, image_server, QUESTION_IMAGES)
+    _expect_links(chat.assistant_messages.last, image_server, ANSWER_IMAGES)
+
+    # 3. The History page (local mode: everyone is their own analyst), the row selected: the
+    # answer is drawn as Markdown, the question as plain text.
+    page.goto(f"{app.url}/history?user=alice")
+    table = page.get_by_test_id("stDataFrame")
+    expect(table).to_be_visible(timeout=30_000)
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 20, box["y"] + 35 + 17)  # the first row's checkbox
+    main = page.get_by_test_id("stMain")
+    expect(main).to_contain_text(XSS_MARKER, timeout=15_000)
+    expect(page.get_by_test_id("stText")).to_contain_text(f"![q-inline]({image_server.url}/")
+    _assert_nothing_loaded(page, image_server, "History page")
+    _expect_links(main, image_server, ANSWER_IMAGES)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from chatbot import resources
 from chatbot.store.base import StoreError
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock, Reply
+from tests.factories import eventually
 
 APP = str(Path(__file__).parents[1] / "app.py")
 SEOUL = "서울을 여행하고 싶어. 무엇을 타고 여행하는것이 좋을까?"
@@ -277,8 +280,11 @@ def test_a_store_outage_keeps_the_answer_and_saves_it_when_the_store_is_back(
         assert shown(at)[-1] == ("assistant", f"답변: {SEOUL}")
         assert any("대기열" in w.value for w in at.warning)
         assert store_rows() == []
-    at.run()  # the next run finds the store back and drains the queue
-    [row] = store_rows()
+        at.run()  # page runs never write: they report what waits
+        assert any("waiting to be saved: 1" in c.value for c in at.caption)
+        assert store_rows() == []
+    # The outbox's writer tries again after its back-off, with no page run needed.
+    [row] = eventually(store_rows)
     assert row.msg == f"답변: {SEOUL}"
 
 
@@ -358,3 +364,51 @@ def test_retry_is_offered_only_under_the_last_question(bedrock: FakeBedrock) -> 
     at = send(at, "second")
     assert shown(at)[-1] == ("assistant", "답변: second")
     assert not [b for b in at.button if b.key == f"retry-{failed}"]
+
+
+def test_a_file_name_of_any_length_is_capped_and_the_dialog_stored(bedrock: FakeBedrock) -> None:
+    # 420 KB of name: over DynamoDB's item limit on its own, once the whole dialog jammed the
+    # outbox. The name is capped; anything else too large is trimmed with a flag (store tests).
+    name = "계약서" * 47_000 + ".txt"
+    at = open_app()
+    at.chat_input[0].upload(name, "계약 기간은 2년입니다.".encode(), "text/plain")
+    at.run()
+    [row] = store_rows()
+    assert len(row.body) == 255 and row.body.endswith("….txt") and row.status == "complete"
+
+
+def test_queued_dialogs_are_deleted_with_the_history(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = send(open_app(), SEOUL)
+
+    def down(self, dialog) -> None:
+        raise StoreError("the store is down")
+
+    with monkeypatch.context() as outage:
+        outage.setattr(SqliteStore, "put", down)
+        at = send(at, FARE)  # queued in the outbox
+        at.sidebar.button(key="delete_history").click().run()
+        at.button(key="delete_yes").click().run()
+    assert "Deleted 2 stored dialogs." in at.success[0].value
+    outbox = resources.outbox(resources.settings())
+    assert outbox.drain() == 0 and store_rows() == []  # nothing comes back
+
+
+@pytest.mark.parametrize("broken", ["damaged", "unwritable"])
+def test_a_broken_outbox_keeps_the_chat_working_and_says_so_once(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, broken: str
+) -> None:
+    if broken == "damaged":
+        Path(os.environ["CHAT_OUTBOX_DB"]).write_bytes(b"\x00 not a database " * 64)
+    else:
+        (tmp_path / "a-file").write_text("not a folder")
+        monkeypatch.setenv("CHAT_OUTBOX_DB", str(tmp_path / "a-file" / "outbox.sqlite3"))
+    at = open_app()
+    assert not at.exception and len(at.chat_input) == 1
+    assert [w.value for w in at.warning if "outbox" in w.value.lower()]
+    at = send(at, SEOUL)
+    assert shown(at)[-1] == ("assistant", f"답변: {SEOUL}")
+    assert not [w.value for w in at.warning if "outbox" in w.value.lower()]  # said once
+    [row] = store_rows()
+    assert row.body == SEOUL

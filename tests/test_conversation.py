@@ -9,9 +9,11 @@ from botocore.exceptions import NoRegionError
 
 from chatbot import llm
 from chatbot.access import AccessDenied, Identity, UserHistory
-from chatbot.conversation import Saved, Turn, chat_turn, document_turn
+from chatbot.conversation import Turn, chat_turn, document_turn
 from chatbot.errors import Problem, classify
+from chatbot.memory import remember
 from chatbot.modes import MODES
+from chatbot.store.base import Dialog
 from chatbot.store.outbox import Outbox
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock, Reply
@@ -43,6 +45,14 @@ def turn(model, memory, question: str, mode: str = "normal", window_k: int = 10)
     )
 
 
+def finish(current: Turn, store: SqliteStore, memory: list) -> Dialog:
+    """What the chat page does once a stream ends: store the dialog and feed the memory."""
+    dialog = current.to_dialog()
+    store.put(dialog)
+    remember(memory, dialog)
+    return dialog
+
+
 def stored(store: SqliteStore) -> list:
     return store.user_dialogs("alice", datetime.now(UTC) - timedelta(hours=1))
 
@@ -54,7 +64,7 @@ def test_a_turn_streams_and_is_stored_with_usage_and_timings(
     current = turn(model, memory, "서울을 여행하고 싶어. 무엇을 타고 여행하는것이 좋을까?")
     pieces = list(current.stream())
     assert len(pieces) > 1 and "".join(pieces) == "서울에서는 지하철이 편리합니다."
-    dialog = current.finish(store, memory)
+    dialog = finish(current, store, memory)
     assert stored(store) == [dialog]
     assert dialog.status == "complete" and dialog.msg == "서울에서는 지하철이 편리합니다."
     assert dialog.type == "text" and dialog.mode == "normal" and dialog.model_id == MODEL_ID
@@ -77,7 +87,7 @@ def test_follow_up_questions_carry_the_earlier_exchanges(
     for question in questions:
         current = turn(model, memory, question)
         list(current.stream())
-        current.finish(store, memory)
+        finish(current, store, memory)
     sent = bedrock.requests[-1].body["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant"] * 2 + ["user"]
     assert [m["content"][0]["text"] for m in sent[::2]] == questions
@@ -90,7 +100,7 @@ def test_the_window_sends_only_the_last_k_exchanges(
     for i in range(3):
         current = turn(model, memory, f"question {i}", window_k=1)
         list(current.stream())
-        current.finish(store, memory)
+        finish(current, store, memory)
     texts = [m["content"][0]["text"] for m in bedrock.requests[-1].body["messages"]]
     assert texts == ["question 1", "답변: question 1", "question 2"]
 
@@ -100,11 +110,11 @@ def test_a_translation_neither_reads_nor_feeds_the_memory(
 ) -> None:
     chat = turn(model, memory, "안녕하세요")
     list(chat.stream())
-    chat.finish(store, memory)
+    finish(chat, store, memory)
     bedrock.enqueue(Reply(text="Sure: <result>Thank you for using Amazon Bedrock.</result>"))
     translation = turn(model, memory, "아마존 베드락을 이용해 주셔서 감사합니다.", "translation")
     assert "".join(translation.stream()) == "Thank you for using Amazon Bedrock."
-    dialog = translation.finish(store, memory)
+    dialog = finish(translation, store, memory)
     assert dialog.msg == "Thank you for using Amazon Bedrock." and dialog.mode == "translation"
     sent = bedrock.requests[-1].body["messages"]
     assert len(sent) == 1 and sent[0]["content"][0]["text"].startswith("<article>")
@@ -117,7 +127,7 @@ def test_a_failure_midway_keeps_the_partial_answer_as_incomplete(
     bedrock.enqueue(Reply(text="one two three four", fault="midstream", fault_after=2))
     current = turn(model, memory, "question")
     assert "".join(current.stream()) == "one two "
-    dialog = current.finish(store, memory)
+    dialog = finish(current, store, memory)
     assert dialog.status == "incomplete" and dialog.msg == "one two"
     assert classify(current.error) == Problem.STREAM_FAILED
     assert memory == []  # a broken answer does not become context
@@ -140,7 +150,7 @@ def test_a_refused_call_is_stored_as_an_error_without_an_answer(
     bedrock.enqueue(Reply(fault=fault))
     current = turn(model, memory, "question")
     assert list(current.stream()) == []
-    dialog = current.finish(store, memory)
+    dialog = finish(current, store, memory)
     assert classify(current.error) == problem
     assert dialog.status == "error" and dialog.msg == "" and dialog.body == "question"
 
@@ -151,7 +161,7 @@ def test_throttling_is_retried_by_botocore(
     bedrock.enqueue(Reply(fault="throttle"), Reply(text="finally"))
     current = turn(model, memory, "question")
     assert "".join(current.stream()) == "finally"
-    assert current.finish(store, memory).status == "complete"
+    assert finish(current, store, memory).status == "complete"
     assert len(bedrock.requests) == 2
 
 
@@ -163,54 +173,29 @@ def test_stopping_keeps_what_arrived_as_stopped(
     stream = current.stream()
     first = [next(stream), next(stream)]
     stream.close()  # what Streamlit's stop does to the generator st.write_stream consumes
-    dialog = current.finish(store, memory)
+    dialog = finish(current, store, memory)
     assert dialog.status == "stopped" and dialog.msg == "".join(first).strip()
     assert stored(store) == [dialog] and memory == []
 
 
-def test_finish_stores_once(bedrock: FakeBedrock, model, memory, store: SqliteStore) -> None:
+def test_to_dialog_has_no_side_effects(bedrock: FakeBedrock, model, memory, store) -> None:
     current = turn(model, memory, "question")
     list(current.stream())
-    assert current.finish(store, memory) is current.finish(store, memory)
-    assert len(stored(store)) == 1 and len(memory) == 2
-
-
-class BrokenStore:
-    def put(self, dialog) -> None:
-        raise OSError("disk full")
-
-
-def test_a_failing_store_queues_the_dialog_in_the_outbox(
-    bedrock: FakeBedrock, model, memory, store: SqliteStore, tmp_path
-) -> None:
-    outbox = Outbox(tmp_path / "outbox.sqlite3")
-    current = turn(model, memory, "question")
-    assert "".join(current.stream()) == "답변: question"
-    dialog = current.finish(BrokenStore(), memory, outbox)
-    assert dialog.msg == "답변: question" and current.saved == Saved.QUEUED
-    assert len(memory) == 2  # the conversation goes on
-    assert outbox.drain(store) == 0 and stored(store) == [dialog]
-
-
-def test_without_an_outbox_a_failed_write_is_reported_lost(
-    bedrock: FakeBedrock, model, memory
-) -> None:
-    current = turn(model, memory, "question")
-    list(current.stream())
-    assert current.finish(BrokenStore(), memory).msg == "답변: question"
-    assert current.saved == Saved.LOST
+    assert current.to_dialog() == current.to_dialog()
+    assert stored(store) == [] and memory == []
 
 
 def test_a_dialog_of_another_user_is_refused_not_queued(
     bedrock: FakeBedrock, model, memory, store: SqliteStore, tmp_path
 ) -> None:
-    bob = UserHistory(store, Identity(user_id="bob", analyst=False))
-    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox = Outbox(tmp_path / "outbox.sqlite3", store)
+    bob = UserHistory(store, Identity(user_id="bob", analyst=False), outbox)
     current = turn(model, memory, "question")  # alice's turn
     list(current.stream())
     with pytest.raises(AccessDenied):
-        current.finish(bob, memory, outbox)
+        bob.save(current.to_dialog())
     assert outbox.pending() == 0 and stored(store) == []
+    outbox.close()
 
 
 def test_a_model_that_cannot_be_built_fails_the_turn_not_the_page(
@@ -222,7 +207,7 @@ def test_a_model_that_cannot_be_built_fails_the_turn_not_the_page(
     current = turn(no_region, memory, "question")
     assert list(current.stream()) == []
     assert classify(current.error) == Problem.NO_REGION
-    assert current.finish(store, memory).status == "error"
+    assert finish(current, store, memory).status == "error"
 
 
 def test_a_document_summary_is_a_document_dialog(
@@ -237,7 +222,7 @@ def test_a_document_summary_is_a_document_dialog(
         user_id="alice",
     )
     assert "".join(current.stream()) == "요약: 베드락 소개"
-    dialog = current.finish(store, memory)
+    dialog = finish(current, store, memory)
     assert (dialog.type, dialog.body, dialog.mode) == ("document", "소개.txt", "summary")
     assert "<document>" in bedrock.requests[-1].body["messages"][0]["content"][0]["text"]
     assert memory == []

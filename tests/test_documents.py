@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
+import sys
 import tempfile
 import threading
+import tracemalloc
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,47 +30,108 @@ from chatbot import documents
 from chatbot.documents import (
     SUMMARY_LIMIT_CHARS,
     DocumentError,
+    ExtractedText,
     extract_text,
     split_for_summary,
     summarize,
     summary_prompt,
 )
+from chatbot.i18n import EN, KO, t
 
 # ------------------------------------------------------------------------ file builders
 
 
 def make_pdf(lines: list[str]) -> bytes:
     """A minimal one-page PDF (Helvetica, ASCII text) with a correct xref table."""
-    text_ops = " ".join(f"({line}) '" for line in lines)
-    stream = f"BT /F1 12 Tf 72 720 Td 14 TL {text_ops} ET"
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        "/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    return make_pdf_pages([(text_ops(lines), HELVETICA)])
+
+
+HELVETICA = "/Font << /F1 3 0 R >>"  # resources naming object 3 of make_pdf_pages
+
+
+def text_ops(lines: list[str]) -> bytes:
+    shown = " ".join(f"({line}) '" for line in lines)
+    return f"BT /F1 12 Tf 72 720 Td 14 TL {shown} ET".encode("ascii")
+
+
+def pdf_stream(data: bytes, entries: str = "") -> bytes:
+    return f"<< {entries} /Length {len(data)} >>\nstream\n".encode() + data + b"\nendstream"
+
+
+def make_pdf_pages(pages: list[tuple[bytes, str]], objects: Sequence[bytes] = ()) -> bytes:
+    """A PDF of `pages` (content stream, resources) with a correct xref table.
+
+    Objects: 1 the catalog, 2 the page tree, 3 Helvetica, then `objects` (4, 5, ...), then
+    each page followed by its content stream.
+    """
+    first = 4 + len(objects)
+    kids = " ".join(f"{first + 2 * i} 0 R" for i in range(len(pages)))
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        *objects,
     ]
+    for i, (content, resources) in enumerate(pages):
+        bodies.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << {resources} >> /Contents {first + 2 * i + 1} 0 R >>".encode()
+        )
+        bodies.append(pdf_stream(content))
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
-    for number, body in enumerate(objects, 1):
+    for number, body in enumerate(bodies, 1):
         offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode("ascii")
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
     xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
+    out += f"xref\n0 {len(bodies) + 1}\n0000000000 65535 f \n".encode("ascii")
     for offset in offsets:
         out += f"{offset:010d} 00000 n \n".encode("ascii")
     out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+        f"trailer\n<< /Size {len(bodies) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
     ).encode("ascii")
     return bytes(out)
+
+
+def runaway_pdf(kind: str) -> bytes:
+    """Page 1 is "Page one."; page 2 keeps pypdf busy for half a minute ("form": one form
+    invoked 5,000 times) or takes it past a gigabyte ("fonts": one font with a 60,000-entry
+    ToUnicode CMap under 100 names, each name parsing the CMap again)."""
+    first = (text_ops(["Page one."]), HELVETICA)
+    if kind == "form":
+        form = pdf_stream(
+            b"BT /F1 1 Tf (a) Tj ET " * 300,
+            "/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << " + HELVETICA + " >>",
+        )
+        return make_pdf_pages([first, (b"/X0 Do " * 5000, "/XObject << /X0 4 0 R >>")], [form])
+    pairs = "".join(f"<{c:04X}> <{0x4E00 + c:04X}>\n" for c in range(60_000))
+    cmap = "1 begincodespacerange <0000> <FFFF> endcodespacerange\n" + "".join(
+        f"100 beginbfchar\n{pairs[i * 1400 : (i + 1) * 1400]}endbfchar\n" for i in range(600)
+    )
+    objects = [
+        pdf_stream(zlib.compress(cmap.encode()), "/Filter /FlateDecode"),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 4 0 R >>",
+    ]
+    fonts = " ".join(f"/F{n} 5 0 R" for n in range(100))
+    second = (b"BT /F0 12 Tf 72 720 Td <0041> Tj ET", f"/Font << {fonts} >>")
+    return make_pdf_pages([first, second], objects)
 
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
 def make_docx(paragraphs: list[str]) -> bytes:
-    body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
+    return docx_with_body("".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs))
+
+
+def docx_with_body(body: str) -> bytes:
+    return docx_with_xml(
+        f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W}">'
+        f"<w:body>{body}</w:body></w:document>"
+    )
+
+
+def docx_with_xml(document_xml: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
@@ -88,11 +153,7 @@ def make_docx(paragraphs: list[str]) -> bytes:
             '2006/relationships/officeDocument" Target="word/document.xml"/>'
             "</Relationships>",
         )
-        archive.writestr(
-            "word/document.xml",
-            f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W}">'
-            f"<w:body>{body}</w:body></w:document>",
-        )
+        archive.writestr("word/document.xml", document_xml)
     return buf.getvalue()
 
 
@@ -104,7 +165,7 @@ def test_pdf_text_and_page_count() -> None:
     assert "Quarterly report" in result.text
     assert "Revenue grew 12%" in result.text
     assert result.pages == 1
-    assert result.truncated is False
+    assert result.limit is None
 
 
 def test_utf8_txt_with_korean() -> None:
@@ -171,7 +232,7 @@ def test_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_truncation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 5)
     result = extract_text("long.txt", "가나다라마바사".encode())
-    assert result == documents.ExtractedText(text="가나다라마", truncated=True, pages=None)
+    assert result == ExtractedText(text="가나다라마", limit=ExtractedText.TRUNCATED, pages=None)
 
 
 @pytest.mark.parametrize(
@@ -223,30 +284,28 @@ def test_docx_zip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert info.value.kind == DocumentError.TOO_LARGE
 
 
-def test_hostile_file_name_stays_in_temp_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("../../etc/passwd.txt", b"root:x:0:0"),
+        ("~/../../passwd.csv", b"user,shell\nroot,/bin/sh\n"),
+        ("https://example.com/../x.pdf", make_pdf(["root"])),
+        ("..\\..\\root.docx", make_docx(["root"])),
+    ],
+    ids=["txt", "csv", "pdf", "docx"],
+)
+def test_hostile_file_name_writes_nothing(
+    name: str, data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = tmp_path / "a" / "b"
-    base.mkdir(parents=True)
-    monkeypatch.setattr(tempfile, "tempdir", str(base))
-    seen: list[Path] = []
-    real_loader = documents.TextLoader
+    # Files are read from memory (the PDF worker gets the bytes on its stdin), so neither
+    # the user's name nor the content reaches the disk. (Before: a private temp folder.)
+    def no_temp_dir(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("extraction made a temporary directory")
 
-    def spy(path: Any, **kwargs: Any) -> Any:
-        seen.append(Path(path))
-        assert Path(path).exists()
-        return real_loader(path, **kwargs)
-
-    monkeypatch.setattr(documents, "TextLoader", spy)
-
-    result = extract_text("../../etc/passwd.txt", b"root:x:0:0")
-    assert result.text == "root:x:0:0"
-    [path] = seen
-    assert ".." not in path.parts
-    assert path.parent.parent == base  # <base>/<private dir>/<file>
-    assert "passwd" not in path.name
-    # nothing left behind, nothing escaped upwards (../../etc from the private dir = tmp_path/a)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["a", "a/b"]
+    monkeypatch.setattr(tempfile, "mkdtemp", no_temp_dir)
+    monkeypatch.chdir(tmp_path)
+    assert "root" in extract_text(name, data).text
+    assert list(tmp_path.rglob("*")) == []
 
 
 def test_windows_style_name() -> None:
@@ -261,6 +320,174 @@ def test_same_name_concurrent_uploads_do_not_clash() -> None:
         results = list(pool.map(run, range(1, 17)))
     for i, text in enumerate(results, 1):
         assert text == f"번호: {i}\n값: {'가' * (i * 100)}"
+
+
+# ------------------------------------------------------------------- bounded extraction
+
+
+def traced_peak(call: Callable[[], Any]) -> tuple[Any, int]:
+    """`call()` and the peak of the Python memory it allocated (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_csv_reading_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # More rows than the budget, then a cell over the csv module's field limit: a reader
+    # that went on to it would fail (reading every row made this file unreadable).
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 1000)
+    rows = "".join(f"{i}\n" for i in range(5000))
+    result = extract_text("many.csv", f"v\n{rows}{'x' * 200_000}\n".encode())
+    assert result.limit == ExtractedText.TRUNCATED
+    assert len(result.text) == 1000
+    assert result.text.startswith("v: 0\n\nv: 1\n\nv: 2\n\n")
+
+
+def test_blank_lines_are_collapsed_in_bounded_memory() -> None:
+    data = b"first\n" + b"\n" * 1_000_000 + b"last\n"
+    result, peak = traced_peak(lambda: extract_text("blank.txt", data))
+    assert result.text == "first\n\nlast"
+    assert peak < 10 * 2**20  # the old blank-line regex: 124 MB of backtracking state
+
+
+def test_docx_of_many_empty_paragraphs_keeps_no_tree() -> None:
+    paragraph = "<w:p><w:r><w:t>{}</w:t></w:r></w:p>"
+    data = docx_with_body(paragraph.format("first") + "<w:p/>" * 200_000 + paragraph.format("last"))
+    result, peak = traced_peak(lambda: extract_text("empty.docx", data))
+    assert result.text == "first\n\nlast"
+    assert peak < 10 * 2**20  # docx2txt's whole XML tree: 51 MB
+
+
+def test_docx_reading_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Malformed XML after the budget: a reader that went on to it would fail.
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 1000)
+    paragraphs = "".join(f"<w:p><w:r><w:t>paragraph {i}</w:t></w:r></w:p>" for i in range(3000))
+    result = extract_text("long.docx", docx_with_body(paragraphs + "<w:p><unclosed>"))
+    assert result.limit == ExtractedText.TRUNCATED
+    assert len(result.text) == 1000
+    assert result.text.startswith("paragraph 0\n\nparagraph 1\n\n")
+
+
+def test_docx_with_a_dtd_is_refused() -> None:
+    # Word never writes a DTD; refusing one means no entity is ever expanded.
+    xml = (
+        '<?xml version="1.0"?><!DOCTYPE w:document [<!ENTITY e "expanded">]>'
+        f'<w:document xmlns:w="{_W}"><w:body><w:p><w:r><w:t>&e;</w:t></w:r></w:p>'
+        "</w:body></w:document>"
+    )
+    with pytest.raises(DocumentError) as info:
+        extract_text("entity.docx", docx_with_xml(xml))
+    assert info.value.kind == DocumentError.UNREADABLE
+
+
+def test_docx_part_that_goes_silent_stops_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    # expat holds a token (here a comment) whole until it ends: reading stops instead.
+    monkeypatch.setattr(documents, "_MAX_XML_SILENT_BYTES", 256 * 1024)
+    body = (
+        f"<w:p><w:r><w:t>Before</w:t></w:r></w:p><!--{'x' * 2_000_000}-->"
+        "<w:p><w:r><w:t>After</w:t></w:r></w:p>"
+    )
+    result = extract_text("comment.docx", docx_with_body(body))
+    assert result == ExtractedText(text="Before", limit=ExtractedText.TIME_LIMIT, pages=None)
+
+
+def test_pdf_with_more_pages_than_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_pdf_pages([(text_ops([f"Page {n}"]), HELVETICA) for n in (1, 2, 3)])
+    whole = extract_text("three.pdf", data)
+    assert (whole.text, whole.limit, whole.pages) == ("Page 1\n\nPage 2\n\nPage 3", None, 3)
+    monkeypatch.setattr(documents, "_MAX_PDF_PAGES", 2)
+    result = extract_text("three.pdf", data)
+    assert result == ExtractedText(text="Page 1\n\nPage 2", limit=ExtractedText.PAGE_LIMIT, pages=2)
+
+
+def test_pdf_time_limit_keeps_the_pages_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The clock passes the deadline once page 1 is in; page 2 (half a minute of pypdf's
+    # work) is not waited for, and its worker is stopped.
+    ticks = iter([0.0, 0.0])  # the start, then the wait for page 1
+    monkeypatch.setattr(documents, "_clock", lambda: next(ticks, 1000.0))
+    result = extract_text("slow.pdf", runaway_pdf("form"))
+    assert result == ExtractedText(text="Page one.", limit=ExtractedText.TIME_LIMIT, pages=1)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux")
+def test_pdf_worker_memory_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Page 2 takes pypdf past a gigabyte; with all the time in the world, only the worker's
+    # memory cap stops it, and page 1 is kept.
+    monkeypatch.setattr(documents, "_PDF_WORKER_MEMORY", 120 * 2**20)
+    monkeypatch.setattr(documents, "_MAX_EXTRACT_SECONDS", 120.0)
+    result = extract_text("heavy.pdf", runaway_pdf("fonts"))
+    assert result == ExtractedText(text="Page one.", limit=ExtractedText.TIME_LIMIT, pages=1)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("long.txt", "가나다 라마바\n".encode() * 50_000),
+        ("long.csv", ("이름,값\n" + "홍길동,서울\n" * 5000).encode()),
+        ("long.docx", make_docx([f"문단 {i}" for i in range(10_000)])),
+    ],
+    ids=["txt", "csv", "docx"],
+)
+def test_time_limit_keeps_the_text_read(
+    name: str, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 10**7)
+    whole = extract_text(name, data).text
+    monkeypatch.setattr(documents, "_clock", itertools.count().__next__)  # a second a look
+    monkeypatch.setattr(documents, "_MAX_EXTRACT_SECONDS", 2.5)
+    result = extract_text(name, data)
+    assert result.limit == ExtractedText.TIME_LIMIT
+    assert 0 < len(result.text) < len(whole)
+    assert whole.startswith(result.text)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("a.txt", b"text"),
+        ("a.csv", b"header\nvalue\n"),
+        ("a.docx", make_docx(["text"])),
+        ("a.pdf", make_pdf(["text"])),
+    ],
+    ids=["txt", "csv", "docx", "pdf"],
+)
+def test_time_limit_before_any_text(
+    name: str, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(documents, "_MAX_EXTRACT_SECONDS", -1.0)
+    with pytest.raises(DocumentError) as info:
+        extract_text(name, data)
+    assert info.value.kind == DocumentError.TOO_COMPLEX
+
+
+def test_every_limit_has_a_message_in_both_languages() -> None:
+    # What the chat page shows: `document_<limit>` with the characters and pages read.
+    for limit in (ExtractedText.TRUNCATED, ExtractedText.PAGE_LIMIT, ExtractedText.TIME_LIMIT):
+        ko, en = (t(f"document_{limit}", lang, chars=123_456, pages=500) for lang in (KO, EN))
+        assert "123,456" in ko and "123,456" in en and ko != en
+    assert all("500" in t("document_page_limit", lang, chars=1, pages=500) for lang in (KO, EN))
+    too_complex = {
+        t(f"document_{DocumentError.TOO_COMPLEX}", lang, limit_mb=20) for lang in (KO, EN)
+    }
+    assert len(too_complex) == 2
+
+
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x00\x0b\u3000"))), max_size=12),
+    st.integers(min_value=0, max_value=40),
+)
+def test_text_built_piece_by_piece_is_the_whole_text_cleaned(
+    pieces: list[str], budget: int
+) -> None:
+    text = documents._Text(budget)
+    text.compact_at = 3  # collapse held-back blank lines early, as millions of them would be
+    for piece in pieces:
+        text.add(piece)
+    whole = documents._clean("".join(pieces))
+    assert text.text() == whole[:budget]
+    assert text.full == (len(whole) > budget)
 
 
 # ------------------------------------------------------------------------ summarisation

@@ -13,12 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatbot.store.base import (
+    DYNAMODB_ITEM_BYTES,
+    MAX_DIALOG_BYTES,
+    TRIM_MARK,
     Dialog,
     DialogStore,
+    MissingDialog,
     Status,
+    dialog_bytes,
+    fit,
 )
 from chatbot.store.create_table import create_table
-from chatbot.store.dynamodb import DynamoStore
+from chatbot.store.dynamodb import DynamoStore, dynamodb_client
 from chatbot.store.sqlite import SqliteStore
 from loopback.dynamodb import MotoDynamo
 from tests.factories import NOW, make_dialog
@@ -47,7 +53,8 @@ def store(
     for name, value in server.env().items():
         monkeypatch.setenv(name, value)
     dynamo = DynamoStore(f"dialogs-{uuid.uuid4().hex[:8]}")  # endpoint and region: the env
-    assert create_table(dynamo.client, dynamo.table_name)
+    # The tests' own client: creating tables is not the app's call (tests/test_iam_policy.py).
+    assert create_table(dynamodb_client(user_agent="tests"), dynamo.table_name)
     return dynamo
 
 
@@ -77,6 +84,27 @@ def test_every_field_round_trips(store: DialogStore) -> None:
     # Decimal(12) == 12, so equality alone would let DynamoDB's Decimals through.
     counts = (got.input_tokens, got.output_tokens, got.ttft_ms, got.latency_ms)
     assert all(type(value) is int for value in counts)
+
+
+def test_a_dialog_over_the_item_limit_is_kept_trimmed_with_a_flag(store: DialogStore) -> None:
+    # A 420 KB file name (the user controls it) and a long Korean answer: over DynamoDB's
+    # 400 KB even after the page caps the name; fit() makes any dialog storable.
+    huge = make_dialog(body="파" * 140_000 + ".pdf", msg="요약 " * 40_000)
+    assert dialog_bytes(huge) > DYNAMODB_ITEM_BYTES
+    kept = fit(huge)
+    assert dialog_bytes(kept) <= MAX_DIALOG_BYTES and kept.trimmed_chars
+    assert kept.body.endswith(TRIM_MARK) and kept.msg.endswith(TRIM_MARK)
+    lost = len(huge.body) + len(huge.msg) - len(kept.body) - len(kept.msg)
+    assert kept.trimmed_chars == lost + 2 * len(TRIM_MARK)
+    store.put(kept)
+    assert store.user_dialogs("alice", NOW - timedelta(seconds=1)) == [kept]
+    small = make_dialog()
+    assert fit(small) is small  # a dialog that fits is left alone
+
+
+def test_rating_a_dialog_that_does_not_exist_says_so(store: DialogStore) -> None:
+    with pytest.raises(MissingDialog):
+        store.set_feedback("alice", "2026-11-25T09:30:15.123Z#00000000", "up")
 
 
 def test_none_fields_round_trip_as_none(store: DialogStore) -> None:

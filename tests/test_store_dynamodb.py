@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from streamlit.testing.v1 import AppTest
 
 from chatbot.config import Settings
 from chatbot.store import dynamodb as dynamodb_module
 from chatbot.store import open_store
-from chatbot.store.base import Dialog, StoreError
+from chatbot.store.base import Dialog, RejectedDialog, StoreError
 from chatbot.store.create_table import backfill_day, create_table, main
 from chatbot.store.dynamodb import CHAT_START_KEY, DAY_INDEX, DynamoStore, dynamodb_client
 from loopback.dynamodb import MotoDynamo
@@ -40,7 +42,8 @@ def moto(server: MotoDynamo, monkeypatch: pytest.MonkeyPatch) -> MotoDynamo:
 
 @pytest.fixture
 def client(moto: MotoDynamo) -> Any:
-    return dynamodb_client()
+    """The tests' own client: its calls are not the app's (tests/test_iam_policy.py)."""
+    return dynamodb_client(user_agent="tests")
 
 
 @pytest.fixture
@@ -100,6 +103,9 @@ def test_the_client_retries_adaptively_and_takes_its_endpoint_from_the_env(
 ) -> None:
     assert store.client.meta.config.retries["mode"] == "adaptive"
     assert store.client.meta.config.retries["total_max_attempts"] == 11  # 1 + 10 retries
+    # The pages' store, which a page run waits on, retries once; the outbox's writer, above.
+    page_store = open_store(Settings(chat_history_table=store.table_name))
+    assert page_store.client.meta.config.retries["total_max_attempts"] == 2
     assert store.client.meta.endpoint_url == moto.url
     assert store.client.meta.region_name == "us-east-1"
 
@@ -195,10 +201,16 @@ def test_delete_user_deletes_more_than_one_batch(store: DynamoStore) -> None:
     assert len(store.user_dialogs("bob", NOW - timedelta(days=1))) == 1
 
 
-def test_feedback_on_a_missing_dialog_creates_nothing(store: DynamoStore) -> None:
+def test_an_item_over_the_limit_is_rejected_not_retried(store: DynamoStore) -> None:
+    # What fit() prevents: DynamoDB refuses the item itself, so the outbox must not retry it.
+    with pytest.raises(RejectedDialog, match="ValidationException"):
+        store.put(make_dialog(body="가" * 140_000))
+
+
+def test_feedback_on_a_missing_dialog_creates_nothing(store: DynamoStore, client: Any) -> None:
     with pytest.raises(StoreError, match="no dialog"):
         store.set_feedback("alice", "2026-11-25T09:30:15.123Z#deadbeef", "up")
-    reply = store.client.scan(TableName=store.table_name)
+    reply = client.scan(TableName=store.table_name)
     assert reply["Count"] == 0
 
 
@@ -222,6 +234,63 @@ def test_access_denied_names_the_missing_permission(moto: MotoDynamo) -> None:
         store.user_dialogs("alice", NOW)
     assert "dynamodb:Query permission on table 'chat'" in str(caught.value)
     assert isinstance(caught.value.__cause__, ClientError)
+
+
+# What AWS says on an IAM denial: the account id and the caller's ARN, never to be shown.
+ACCOUNT = "123456789012"
+DENIED = (
+    f"User: arn:aws:iam::{ACCOUNT}:user/chat is not authorized to perform: "
+    f"dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/chat "
+    "because no identity-based policy allows the dynamodb:BatchWriteItem action"
+)
+
+
+def client_error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("AccessDeniedException", "dynamodb:BatchWriteItem permission on table 'chat'"),
+        ("UnrecognizedClientException", "deleting a user's items failed"),
+        ("ProvisionedThroughputExceededException", "throttling table 'chat'"),
+    ],
+)
+def test_store_errors_show_the_code_and_our_words_never_awss_message(code: str, says: str) -> None:
+    error = dynamodb_module.store_error(
+        client_error(code, DENIED, "BatchWriteItem"), "chat", "deleting a user's items"
+    )
+    text = str(error)
+    assert ACCOUNT not in text and "arn:" not in text and "not authorized" not in text
+    assert code in text and says in text
+
+
+def test_a_denied_delete_shows_no_arn_on_the_page(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_table(client, "chat")
+    monkeypatch.setenv("CHAT_HISTORY_TABLE", "chat")
+
+    def denied(self: DynamoStore, keys: list[dict[str, Any]]) -> None:
+        raise client_error("AccessDeniedException", DENIED, "BatchWriteItem")
+
+    monkeypatch.setattr(DynamoStore, "_delete_batch", denied)
+    DynamoStore("chat").put(make_dialog(user="alice"))
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "app.py"), default_timeout=30)
+    at.query_params["user"] = "alice"
+    at.run()
+    at.sidebar.button(key="delete_history").click().run()
+    at.button(key="delete_yes").click().run()
+    assert not at.exception
+    shown = [
+        str(element.value)
+        for kind in ("error", "warning", "info", "success", "markdown", "caption", "toast")
+        for element in getattr(at, kind)
+    ]
+    assert shown and not any(ACCOUNT in text or "arn:aws" in text for text in shown)
+    [error] = [e.value for e in at.error]
+    assert "AccessDeniedException" in error and "dynamodb:BatchWriteItem" in error
 
 
 def test_throttling_past_the_retries_says_so(moto: MotoDynamo) -> None:

@@ -1,8 +1,12 @@
 """What only the SQLite backend has; the shared behaviour is in test_store_contract.py."""
 
+import contextlib
+import gc
+import os
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +42,46 @@ def test_concurrent_writers_lose_nothing(store: SqliteStore) -> None:
         thread.join()
     for i in range(8):
         assert len(store.user_dialogs(f"user{i}", NOW - timedelta(days=1))) == 50
+
+
+def _open_files(path: Path) -> int:
+    """File descriptors of this process on the database and its WAL and shared-memory files."""
+    names = {str(path), f"{path}-wal", f"{path}-shm"}
+    count = 0
+    for link in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            count += os.readlink(link) in names
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+def test_connections_stay_bounded_when_every_run_is_a_new_thread(tmp_path) -> None:
+    # Streamlit runs every script run in a new thread: 100 sessions are 100 threads.
+    path = tmp_path / "chat.sqlite3"
+    store = SqliteStore(path)
+    failures: list[BaseException] = []
+
+    def session(i: int) -> None:
+        try:
+            store.user_dialogs(f"user{i}", NOW - timedelta(days=1))
+            store.put(make_dialog(user=f"user{i}"))
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    gc.collect()  # what is still open now is held, not merely waiting for the collector
+    assert not failures
+    # At most 8 connections, each with the database and its WAL open, and one shared-memory
+    # file; a connection per thread left 40 to 200 open here.
+    assert _open_files(path) <= 17
+    dialogs, _ = store.browse(NOW - timedelta(days=1), NOW + timedelta(days=1))
+    assert len({d.user_id for d in dialogs}) == 100
+    store.put(make_dialog(user="after"))
+    assert len(store.user_dialogs("after", NOW - timedelta(days=1))) == 1
 
 
 def test_an_unusable_path_is_a_store_error(tmp_path) -> None:

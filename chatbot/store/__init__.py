@@ -12,12 +12,14 @@ from chatbot.store.sqlite import SqliteStore
 __all__ = ["Dialog", "DialogStore", "DialogType", "Status", "StoreError", "open_store"]
 
 
-def open_store(settings: Settings) -> DialogStore:
+def open_store(settings: Settings, *, background: bool = False) -> DialogStore:
     """DynamoDB when ``CHAT_HISTORY_TABLE`` is set, else SQLite at ``CHAT_HISTORY_DB``.
 
-    DynamoDB's region comes from boto3's chain (``AWS_REGION``), not ``BEDROCK_REGION``: the
-    table and the model may live in different regions.
+    DynamoDB's region comes from ``AWS_REGION`` or boto3's chain (``chatbot.aws.region``), not
+    from ``BEDROCK_REGION``: the table and the model may live in different regions.
+    ``background``: for the outbox's writer thread, whose calls no page waits on, so they may
+    retry long; the pages' store gives up after one retry.
     """
     if settings.chat_history_table:
-        return DynamoStore(settings.chat_history_table, region=None)
+        return DynamoStore(settings.chat_history_table, patient=background)
     return SqliteStore(Path(settings.chat_history_db).expanduser())

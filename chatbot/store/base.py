@@ -89,6 +89,7 @@ class Dialog(NamedTuple):
     status: str = Status.COMPLETE
     feedback: str | None = None
     session_id: str | None = None
+    trimmed_chars: int | None = None  # characters cut from body and msg to fit MAX_DIALOG_BYTES
 
     @property
     def created(self) -> datetime:
@@ -113,6 +114,62 @@ class ReadStats:
 
 class StoreError(Exception):
     """The store could not be read or written; ``__cause__`` holds the backend's error."""
+
+
+class RejectedDialog(StoreError):
+    """The store refused this dialog itself (validation, size): writing it again cannot help.
+
+    Any other StoreError is taken as transient (an outage, throttling, missing permissions an
+    administrator can grant), and the write is tried again later.
+    """
+
+
+class MissingDialog(StoreError):
+    """No dialog of this user has this key (for example a rating of a deleted dialog)."""
+
+
+# DynamoDB's item limit is 400 KB, counted as the UTF-8 bytes of attribute names and values;
+# taken as 400,000 bytes (as moto does), safe whichever kilobyte is meant. Every backend keeps
+# a dialog within it, so the stores stay interchangeable.
+DYNAMODB_ITEM_BYTES = 400_000
+MAX_DIALOG_BYTES = DYNAMODB_ITEM_BYTES - 4_000  # room for the day attribute
+_NUMBER_BYTES = 21  # DynamoDB's upper bound for a number attribute's value
+TRIM_MARK = "\n\n[…]"
+
+
+def dialog_bytes(dialog: Dialog) -> int:
+    """The dialog's size by DynamoDB's rules (an upper bound for numbers)."""
+    size = 0
+    for name, value in zip(FIELDS, dialog, strict=True):
+        if value is None:
+            continue
+        size += len(name) + (len(value.encode()) if isinstance(value, str) else _NUMBER_BYTES)
+    return size
+
+
+def _cut(text: str, max_bytes: int) -> tuple[str, int]:
+    """``text`` within ``max_bytes`` of UTF-8 (mark included), cut on a character, and how
+    many of its characters were cut."""
+    if len(text.encode()) <= max_bytes:
+        return text, 0
+    room = max(0, max_bytes - len(TRIM_MARK.encode()))
+    kept = text.encode()[:room].decode("utf-8", "ignore")
+    return kept + TRIM_MARK, len(text) - len(kept)
+
+
+def fit(dialog: Dialog) -> Dialog:
+    """``dialog`` within MAX_DIALOG_BYTES: the answer, then the question, cut at the end
+    with a mark, and ``trimmed_chars`` saying how much was cut. Unchanged when it fits."""
+    excess = dialog_bytes(dialog) - MAX_DIALOG_BYTES
+    if excess <= 0:
+        return dialog
+    excess += len("trimmed_chars") + _NUMBER_BYTES  # the flag is an attribute too
+    room = max(0, len(dialog.body.encode()) + len(dialog.msg.encode()) - excess)
+    # The question keeps up to half the room (it is usually short); the answer gets the rest.
+    body, body_cut = _cut(dialog.body, max(room // 2, room - len(dialog.msg.encode())))
+    msg, msg_cut = _cut(dialog.msg, room - len(body.encode()))
+    trimmed = (dialog.trimmed_chars or 0) + body_cut + msg_cut
+    return dialog._replace(body=body, msg=msg, trimmed_chars=trimmed)
 
 
 class DialogStore(Protocol):

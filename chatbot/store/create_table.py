@@ -5,6 +5,9 @@
 Idempotent: an existing table keeps its data; a table of the original system gets the index
 added. ``--backfill-day`` then gives the original's items the ``day`` attribute, so the
 analysts' History page (which reads the index) sees them.
+
+It needs the permissions of ``iam/admin-policy.json``, which the app's own policy lacks; its
+requests carry their own user agent, so the loopback tests check them against that policy.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chatbot.aws import ADMIN_USER_AGENT
 from chatbot.config import ConfigError, Settings
 from chatbot.store.base import StoreError, parse_request_time
 from chatbot.store.dynamodb import CHAT_START_KEY, DAY_INDEX, dynamodb_client, store_error
@@ -166,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m chatbot.store.create_table", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--table", help="table name (default: CHAT_HISTORY_TABLE)")
-    parser.add_argument("--region", help="AWS region (default: boto3's chain, AWS_REGION)")
+    parser.add_argument(
+        "--region",
+        help="AWS region (default: AWS_REGION, else AWS_DEFAULT_REGION, else the profile's region)",
+    )
     parser.add_argument(
         "--backfill-day",
         action="store_true",
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if not name:
         parser.error("no table: pass --table or set CHAT_HISTORY_TABLE")
     try:
-        client = dynamodb_client(args.region)
+        client = dynamodb_client(args.region, user_agent=ADMIN_USER_AGENT)
         if create_table(client, name):
             print(f"created table {name!r} with index {DAY_INDEX!r} (on-demand billing)")
         else:

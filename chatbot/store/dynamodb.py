@@ -22,10 +22,13 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chatbot import aws
 from chatbot.store.base import (
     FIELDS,
     Dialog,
+    MissingDialog,
     ReadStats,
+    RejectedDialog,
     StoreError,
     in_range,
     key_bound,
@@ -54,29 +57,50 @@ _UNPROCESSED_BASE_DELAY_S = 0.05
 _serializer = TypeSerializer()
 
 
-def dynamodb_client(region: str | None = None) -> Any:
-    """A low-level ``dynamodb`` client; region and endpoint from boto3's chain unless given.
+# A page run waits on the calls it makes, so they get a short budget: an outage costs a page
+# about a second, not botocore's long back-off. The outbox's writer thread and the admin
+# command, which nobody waits on, keep the patient retries that ride out throttling.
+_RETRIES = {
+    True: {"mode": "adaptive", "max_attempts": 10},  # retries: 11 attempts in all
+    False: {"mode": "adaptive", "total_max_attempts": 2},
+}
+_CONNECT_TIMEOUT_S = {True: 5, False: 2}
 
-    Adaptive retries: throttled writes back off and retry inside botocore.
+
+def dynamodb_client(
+    region: str | None = None, *, user_agent: str = aws.USER_AGENT, patient: bool = True
+) -> Any:
+    """A low-level ``dynamodb`` client; region from ``aws.region`` (``region``, ``AWS_REGION``,
+    boto3's chain), endpoint from boto3's chain. The create-table command passes its own
+    ``user_agent``, so that its calls are told from the app's.
+
+    Adaptive retries: throttled calls back off inside botocore, many times when ``patient``,
+    once when not (for calls a page run waits on).
     """
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": 10},
-        connect_timeout=5,
+        retries=_RETRIES[patient],
+        connect_timeout=_CONNECT_TIMEOUT_S[patient],
         read_timeout=20,
-        user_agent_extra="bedrock-stream-chatbot",
+        user_agent_extra=user_agent,
     )
     # A session per client: boto3's default session is not safe to build clients from
     # several threads at once.
-    return boto3.session.Session().client("dynamodb", region_name=region, config=config)
+    return boto3.session.Session().client("dynamodb", region_name=aws.region(region), config=config)
 
 
+# Errors about the item itself (too large, an invalid value): sending it again cannot succeed.
+_REJECTED = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
 _THROTTLED = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
 
 
 def store_error(error: Exception, table: str, action: str) -> StoreError:
-    """A StoreError naming the table and what to do; AWS messages carry no secrets."""
+    """A StoreError with AWS's error code, the table and what to do, in the app's own words.
+
+    AWS's free-text message is read to classify, never repeated: an AccessDenied message
+    names the account and the caller's ARN, and a StoreError's text reaches the page.
+    """
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         code = info.get("Code", "ClientError")
@@ -85,12 +109,12 @@ def store_error(error: Exception, table: str, action: str) -> StoreError:
         # AWS says ValidationException for a missing index, moto ResourceNotFoundException.
         if code in ("ValidationException", "ResourceNotFoundException") and DAY_INDEX in message:
             return StoreError(
-                f"DynamoDB table {table!r} has no {DAY_INDEX!r} index ({action}): add it with "
-                f"`{CREATE_COMMAND} --table {table}`"
+                f"DynamoDB table {table!r} has no {DAY_INDEX!r} index ({code}, {action}): add it "
+                f"with `{CREATE_COMMAND} --table {table}`"
             )
         if code == "ResourceNotFoundException":
             return StoreError(
-                f"DynamoDB table {table!r} does not exist ({action}): create it with "
+                f"DynamoDB table {table!r} does not exist ({code}, {action}): create it with "
                 f"`{CREATE_COMMAND} --table {table}`"
             )
         if code == "AccessDeniedException":
@@ -98,15 +122,15 @@ def store_error(error: Exception, table: str, action: str) -> StoreError:
             if operation == "Query":  # browsing all users reads the index, a resource of its own
                 where += f" (and its index {table}/index/{DAY_INDEX} to browse)"
             return StoreError(
-                f"DynamoDB access denied ({action}): the credentials lack the "
-                f"dynamodb:{operation} permission on {where}. AWS said: {message}"
+                f"DynamoDB access denied ({code}, {action}): the credentials lack the "
+                f"dynamodb:{operation} permission on {where}; grant it in their IAM policy"
             )
         if code in _THROTTLED:
             return StoreError(
-                f"DynamoDB is throttling table {table!r} ({action}) even after retries: "
+                f"DynamoDB is throttling table {table!r} ({code}, {action}) even after retries: "
                 "try again in a moment, or raise the table's capacity"
             )
-        return StoreError(f"DynamoDB table {table!r}: {action} failed: {code}: {message}")
+        return StoreError(f"DynamoDB table {table!r}: {action} failed with {code}")
     return StoreError(f"DynamoDB table {table!r}: {action} failed: {error}")
 
 
@@ -149,11 +173,16 @@ class DynamoStore:
     """Dialogs in a DynamoDB table. boto3 clients are thread-safe: one serves every session."""
 
     def __init__(
-        self, table_name: str, *, region: str | None = None, client: Any | None = None
+        self,
+        table_name: str,
+        *,
+        region: str | None = None,
+        client: Any | None = None,
+        patient: bool = True,
     ) -> None:
         self.table_name = table_name
         try:
-            self.client = client if client is not None else dynamodb_client(region)
+            self.client = client if client is not None else dynamodb_client(region, patient=patient)
         except BotoCoreError as error:  # e.g. no region configured
             raise store_error(error, table_name, "building the client") from error
 
@@ -171,8 +200,15 @@ class DynamoStore:
             yield page.get("Items", [])
 
     def put(self, dialog: Dialog) -> None:
-        with self._errors("writing a dialog"):
+        try:
             self.client.put_item(TableName=self.table_name, Item=_serialize(dialog))
+        except ClientError as error:
+            problem = store_error(error, self.table_name, "writing a dialog")
+            if error.response.get("Error", {}).get("Code") in _REJECTED:
+                raise RejectedDialog(str(problem)) from error
+            raise problem from error
+        except BotoCoreError as error:
+            raise store_error(error, self.table_name, "writing a dialog") from error
 
     def user_dialogs(
         self, user_id: str, since: datetime, until: datetime | None = None
@@ -251,7 +287,7 @@ class DynamoStore:
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise StoreError(
+                raise MissingDialog(
                     f"DynamoDB table {self.table_name!r}: no dialog of this user at "
                     f"{request_time!r} to rate"
                 ) from error

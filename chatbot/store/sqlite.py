@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import queue
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,7 +12,9 @@ from pathlib import Path
 from chatbot.store.base import (
     FIELDS,
     Dialog,
+    MissingDialog,
     ReadStats,
+    RejectedDialog,
     StoreError,
     in_range,
     key_bound,
@@ -38,6 +40,7 @@ CREATE TABLE IF NOT EXISTS dialogs (
     status TEXT NOT NULL,
     feedback TEXT,
     session_id TEXT,
+    trimmed_chars INTEGER,
     day TEXT NOT NULL,
     UNIQUE (user_id, request_time)
 );
@@ -55,37 +58,84 @@ _UPSERT = (
 )
 
 
+def _add_new_columns(db: sqlite3.Connection) -> None:
+    """Bring a file written by an earlier version up to the current Dialog fields."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(dialogs)")}
+    for name in FIELDS:
+        if name not in have:
+            db.execute(f"ALTER TABLE dialogs ADD COLUMN {name} INTEGER")
+
+
+# At most this many connections to the file, lent per operation. Streamlit runs every script
+# run in a new thread, so a connection per thread stayed open after its thread ended. A fixed
+# cap rather than closing connections beyond a few idle ones: in WAL mode every open
+# connection holds a lock on the file, and SQLite keeps the descriptor of a connection closed
+# meanwhile open (for reuse), so opening and closing under load would still leave them open.
+_MAX_CONNECTIONS = 8
+# Seconds to wait for a lock on the file, and for a free connection when all are lent.
+_BUSY_TIMEOUT_S = 10.0
+
+
 class SqliteStore:
-    """Dialogs in a SQLite file; a connection per thread, since Streamlit runs each session's
-    script in its own thread and WAL lets readers and the writer proceed together."""
+    """Dialogs in a SQLite file; each operation borrows a connection from a small pool, and
+    WAL lets readers and the writer proceed together."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._local = threading.local()
+        # Last in, first out: an open connection is lent before a slot not yet opened (None).
+        self._pool: queue.LifoQueue[sqlite3.Connection | None] = queue.LifoQueue()
+        for _ in range(_MAX_CONNECTIONS):
+            self._pool.put(None)
         with self._connection() as db:
             db.executescript(_SCHEMA)
+            _add_new_columns(db)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation, used by this thread alone until it returns."""
         try:
-            db = getattr(self._local, "db", None)
+            db = self._pool.get(timeout=_BUSY_TIMEOUT_S)
+        except queue.Empty:
+            raise StoreError(
+                f"SQLite store {self.path}: all {_MAX_CONNECTIONS} connections stayed busy for "
+                f"{_BUSY_TIMEOUT_S:g} s"
+            ) from None
+        try:
             if db is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=10)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                # Reads map the file instead of copying pages: about 15% off a History load.
-                db.execute("PRAGMA mmap_size=1073741824")
-                self._local.db = db
+                db = self._open()
             with db:  # one transaction: committed on success, rolled back on error
                 yield db
         except (sqlite3.Error, OSError) as error:
             raise StoreError(f"SQLite store {self.path}: {error}") from error
+        finally:
+            if db is not None and db.in_transaction:  # its rollback failed: not lent again
+                db.close()
+                db = None
+            self._pool.put(db)
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Lent to one thread at a time, though not always to the thread that opened it.
+        db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            # Reads map the file instead of copying pages: about 15% off a History load.
+            db.execute("PRAGMA mmap_size=1073741824")
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
 
     def put(self, dialog: Dialog) -> None:
-        row = [getattr(dialog, name) for name in FIELDS]
-        with self._connection() as db:
-            db.execute(_UPSERT, [*row, dialog.day])
+        try:
+            with self._connection() as db:
+                db.execute(_UPSERT, [*dialog, dialog.day])
+        except StoreError as error:
+            # A constraint or a value SQLite cannot hold: the dialog itself is at fault.
+            if isinstance(error.__cause__, sqlite3.IntegrityError | sqlite3.DataError):
+                raise RejectedDialog(str(error)) from error.__cause__
+            raise
 
     def user_dialogs(
         self, user_id: str, since: datetime, until: datetime | None = None
@@ -130,10 +180,12 @@ class SqliteStore:
 
     def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
         with self._connection() as db:
-            db.execute(
+            updated = db.execute(
                 "UPDATE dialogs SET feedback = ? WHERE user_id = ? AND request_time = ?",
                 (feedback, user_id, request_time),
-            )
+            ).rowcount
+        if not updated:
+            raise MissingDialog(f"SQLite store {self.path}: no dialog of this user to rate")
 
     def set_chat_start(self, user_id: str, at: datetime) -> None:
         with self._connection() as db:
