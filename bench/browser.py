@@ -30,15 +30,12 @@ it always exits 0.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +44,8 @@ if str(ROOT) not in sys.path:
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
+from bench import common  # noqa: E402
+from bench.common import p90  # noqa: E402
 from loopback.app import STARTUP_TIMEOUT_S, AppServer, launch_browser  # noqa: E402
 from loopback.bedrock import FakeBedrock, RecordedRequest, Reply, last_user_text  # noqa: E402
 
@@ -165,25 +164,8 @@ def clock_offset(page: Page, tries: int = 5) -> tuple[float, float]:
     return best
 
 
-def p90(values: list[float]) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=10, method="inclusive")[8]
-
-
-def package_version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "?"
-
-
 def versions_line() -> str:
-    return (
-        f"python {platform.python_version()}  streamlit {package_version('streamlit')}  "
-        f"playwright {package_version('playwright')}  boto3 {package_version('boto3')}  "
-        f"langchain-aws {package_version('langchain-aws')}  cpus {os.cpu_count()}"
-    )
+    return common.versions_line("streamlit", "playwright", "boto3", "langchain-aws")
 
 
 # --- the model's timeline -----------------------------------------------------------------------

@@ -40,7 +40,6 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import random
 import re
@@ -57,7 +56,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import versions_line  # noqa: E402
 from chatbot.config import MODEL_CHOICES  # noqa: E402
 from chatbot.modes import MODES, SUMMARY  # noqa: E402
 from chatbot.store.base import (  # noqa: E402
@@ -106,13 +105,6 @@ _EN_WORDS = (
 
 
 # --------------------------------------------------------------------------- utilities
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "?"
 
 
 def page_range(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -796,13 +788,9 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(run_scenario(args)), flush=True)
         return 0
 
-    import pyarrow
-
     print(
-        f"python {platform.python_version()}  streamlit {_version('streamlit')}  "
-        f"pandas {_version('pandas')}  pyarrow {pyarrow.__version__}  boto3 {_version('boto3')}  "
-        f"botocore {_version('botocore')}  moto {_version('moto')}  "
-        f"sqlite {sqlite3.sqlite_version}  cpus {os.cpu_count()}"
+        versions_line("streamlit", "pandas", "pyarrow", "boto3", "botocore", "moto"),
+        f" sqlite {sqlite3.sqlite_version}",
     )
     since, until = page_range()
     print(

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +31,7 @@ if str(ROOT) not in sys.path:
 
 import boto3  # noqa: E402
 
+from bench.common import p90, versions_line  # noqa: E402
 from chatbot import llm  # noqa: E402
 from chatbot.access import Identity, UserHistory  # noqa: E402
 from chatbot.conversation import chat_turn  # noqa: E402
@@ -115,19 +114,6 @@ def pipeline_turn(model: object, history: UserHistory) -> tuple[Sample, float]:
     return Sample((first or ended) - started, ended - started, "".join(parts)), finished - ended
 
 
-def _p90(values: list[float]) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=10, method="inclusive")[8]
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "?"
-
-
 def _row(label: str, base: float, pipe: float) -> str:
     diff = (pipe - base) * 1000
     ratio = pipe / base if base else float("nan")
@@ -148,11 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     def responder(_request: RecordedRequest) -> Reply:
         return Reply(tokens=tokens, ttft=args.ttft, token_delay=args.token_delay)
 
-    print(
-        f"python {platform.python_version()}  boto3 {_version('boto3')}  "
-        f"botocore {_version('botocore')}  langchain-aws {_version('langchain-aws')}  "
-        f"langchain-core {_version('langchain-core')}"
-    )
+    print(versions_line("boto3", "botocore", "langchain-aws", "langchain-core"))
     print(
         f"loopback Bedrock: ttft {args.ttft * 1000:.0f} ms, {len(tokens)} tokens "
         f"{args.token_delay * 1000:.0f} ms apart; {turns} turns each, interleaved A B A B"
@@ -202,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'(ms)':<14}{'baseline':>11}{'pipeline':>11}{'diff':>10}{'ratio':>9}")
     print(_row("ttft median", med(b_ttft), med(p_ttft)))
-    print(_row("ttft p90", _p90(b_ttft), _p90(p_ttft)))
+    print(_row("ttft p90", p90(b_ttft), p90(p_ttft)))
     print(_row("total median", med(b_total), med(p_total)))
-    print(_row("total p90", _p90(b_total), _p90(p_total)))
+    print(_row("total p90", p90(b_total), p90(p_total)))
     print(
         f"{'finish median':<14}{'':>11}{med(finish) * 1000:>11.2f}"
-        f"   (p90 {_p90(finish) * 1000:.2f}; save through the outbox + memory, not in total)"
+        f"   (p90 {p90(finish) * 1000:.2f}; save through the outbox + memory, not in total)"
     )
 
     ttft_added = (med(p_ttft) - med(b_ttft)) * 1000

@@ -33,7 +33,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -46,15 +45,13 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.common import versions_line
+from chatbot.documents import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES
 
-from chatbot.documents import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 GOAL_S = 5.0
 GOAL_MB = 300
@@ -72,13 +69,6 @@ _EN_WORDS = (
     "schedule", "report", "analysis", "result", "data", "and", "but", "very", "quickly",
     "detail", "price", "weekend", "trip", "museum", "market", "positive", "negative",
 )  # fmt: skip
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "?"
 
 
 # --------------------------------------------------------------------------- files
@@ -551,11 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(run_one(args.run, args.file, args.baseline_memory_mb)))
         return 0
 
-    print(
-        f"python {platform.python_version()}  pypdf {_version('pypdf')}  "
-        f"langchain-community {_version('langchain-community')}  "
-        f"docx2txt {_version('docx2txt')}  cpus {os.cpu_count()}"
-    )
+    print(versions_line("pypdf", "langchain-community", "docx2txt"))
     print(
         f"budget {MAX_DOCUMENT_CHARS:,} chars; each extraction in a process of its own; "
         f"baseline stopped after {args.baseline_timeout:g} s or {args.baseline_memory_mb} MB"

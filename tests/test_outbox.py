@@ -50,6 +50,19 @@ class FlakyStore:
         return getattr(self.store, name)
 
 
+class HangingStore(FlakyStore):
+    """A store whose writes neither succeed nor fail until ``release`` is set."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def put(self, dialog: Dialog) -> None:
+        self.entered.set()
+        self.release.wait(10)
+        super().put(dialog)
+
+
 @pytest.fixture
 def flaky(store: SqliteStore) -> FlakyStore:
     return FlakyStore(store)
@@ -156,15 +169,9 @@ def test_delete_my_history_deletes_queued_dialogs_and_counts_them(
 
 
 def test_delete_waits_for_a_write_in_flight(tmp_path: Path, store: SqliteStore) -> None:
-    entered, release = threading.Event(), threading.Event()
-
-    class SlowStore(FlakyStore):
-        def put(self, dialog: Dialog) -> None:
-            entered.set()
-            release.wait(10)
-            super().put(dialog)
-
-    outbox = Outbox(tmp_path / "outbox.sqlite3", SlowStore(store), wait_s=0.01)
+    slow = HangingStore(store)
+    entered, release = slow.entered, slow.release
+    outbox = Outbox(tmp_path / "outbox.sqlite3", slow, wait_s=0.01)
     history = UserHistory(store, Identity("alice", analyst=False), outbox)
     try:
         assert history.save(dialog(1)).saved == Saved.QUEUED  # the page did not wait
@@ -245,14 +252,9 @@ def test_concurrent_drains_write_each_dialog_once(tmp_path: Path, store: SqliteS
 
 
 def test_a_slow_store_does_not_hold_up_the_page(tmp_path: Path, store: SqliteStore) -> None:
-    release = threading.Event()
-
-    class Hanging(FlakyStore):
-        def put(self, dialog: Dialog) -> None:
-            release.wait(10)  # a store that neither answers nor fails, for now
-            super().put(dialog)
-
-    outbox = Outbox(tmp_path / "outbox.sqlite3", Hanging(store), wait_s=0.05)
+    hanging = HangingStore(store)
+    release = hanging.release
+    outbox = Outbox(tmp_path / "outbox.sqlite3", hanging, wait_s=0.05)
     try:
         assert outbox.save(dialog(1)) == Saved.QUEUED  # returned after wait_s, not 10 s
         release.set()
@@ -279,16 +281,11 @@ def test_after_a_failure_saves_do_not_wait_and_reads_fail_fast(
 def test_queued_dialogs_are_replayed_before_the_store_has_them(
     tmp_path: Path, store: SqliteStore
 ) -> None:
-    release = threading.Event()
-
-    class Hanging(FlakyStore):
-        def put(self, dialog: Dialog) -> None:
-            release.wait(10)  # the write has neither succeeded nor failed yet
-            super().put(dialog)
-
+    hanging = HangingStore(store)  # the write has neither succeeded nor failed yet
+    release = hanging.release
     stored_one = dialog(1)
     store.put(stored_one)
-    outbox = Outbox(tmp_path / "outbox.sqlite3", Hanging(store), wait_s=0.01)
+    outbox = Outbox(tmp_path / "outbox.sqlite3", hanging, wait_s=0.01)
     history = UserHistory(store, Identity("alice", analyst=False), outbox)
     try:
         queued = dialog(2)
