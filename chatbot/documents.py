@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from io import BytesIO, TextIOWrapper
+from pathlib import Path
 from typing import IO, ClassVar
 from xml.parsers import expat
 
@@ -382,42 +383,7 @@ def _word_xml_text(member: IO[bytes], deadline: float) -> Iterator[str]:
 # 28 s and 1.2 GB; a 2 KB page invoking one form 5,000 times: 36 s). So pages are read in a
 # worker process, killed at the deadline and capped at _PDF_WORKER_MEMORY, which sends each
 # page's text as soon as it has it. A frame: a tag byte, a 4-byte length, that many bytes.
-_PDF_WORKER = """
-import io, os, struct, sys
-
-out = os.fdopen(os.dup(1), "wb")
-os.dup2(2, 1)  # anything printed goes to stderr, not between the frames
-
-
-def send(tag, data=b""):
-    out.write(tag + struct.pack(">I", len(data)) + data)
-    out.flush()
-
-
-data = sys.stdin.buffer.read()
-max_pages, memory = int(sys.argv[1]), int(sys.argv[2])
-try:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-except (ImportError, OSError, ValueError):
-    pass  # no such limit on this system: the deadline still holds
-import pypdf
-from pypdf.errors import LimitReachedError
-
-try:
-    for number, page in enumerate(pypdf.PdfReader(io.BytesIO(data)).pages):
-        if number == max_pages:
-            send(b"P")
-            break
-        send(b"T", page.extract_text().encode("utf-8", "surrogatepass"))
-    else:
-        send(b"D")
-except (LimitReachedError, MemoryError, RecursionError) as exc:
-    send(b"L", repr(exc).encode())
-except Exception as exc:
-    send(b"E", f"{type(exc).__name__}: {exc}".encode(errors="replace"))
-"""
+_PDF_WORKER = Path(__file__).with_name("pdf_worker.py")
 
 
 def _pdf_pages(data: bytes, deadline: float) -> Iterator[str]:
@@ -428,7 +394,7 @@ def _pdf_pages(data: bytes, deadline: float) -> Iterator[str]:
     """
     limits = (str(_MAX_PDF_PAGES), str(_PDF_WORKER_MEMORY))
     worker = subprocess.Popen(
-        [sys.executable, "-P", "-c", _PDF_WORKER, *limits],
+        [sys.executable, "-P", str(_PDF_WORKER), *limits],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
