@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from chatbot import auth, resources
 from chatbot.config import ConfigError
 from chatbot.i18n import t
+from chatbot.ui import auth, resources
 
 lang = resources.language()
 st.set_page_config(page_title=t("app_title", lang), page_icon="💬", layout="centered")

@@ -390,7 +390,7 @@ class Reads:
         """
         from streamlit.testing.v1 import AppTest
 
-        from chatbot import resources
+        from chatbot.ui import resources
 
         os.environ[self.env_name] = self.target  # Settings.load reads it on every run
         resources.browsed.clear()  # a cold load: the page keeps a read for a minute

@@ -33,8 +33,9 @@ import boto3  # noqa: E402
 
 from bench.common import p90, versions_line  # noqa: E402
 from chatbot import llm  # noqa: E402
-from chatbot.access import Identity, UserHistory  # noqa: E402
+from chatbot.access import UserHistory  # noqa: E402
 from chatbot.conversation import chat_turn  # noqa: E402
+from chatbot.identity import Identity  # noqa: E402
 from chatbot.memory import remember  # noqa: E402
 from chatbot.modes import MODES  # noqa: E402
 from chatbot.store.outbox import Outbox  # noqa: E402

@@ -6,11 +6,10 @@ signed-in identity, or an ``AnalystHistory`` that only an analyst can open.
 
 from __future__ import annotations
 
-import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from chatbot.identity import Identity
 from chatbot.store.base import (
     Dialog,
     DialogStore,
@@ -26,22 +25,6 @@ from chatbot.store.outbox import Outbox, Saved
 
 class AccessDenied(PermissionError):
     """The identity may not do this."""
-
-
-def normalize_user_id(raw: str) -> str:
-    """The one form of a user id that keys the store and is matched against ANALYSTS.
-
-    Unicode NFC, because the same Hangul typed on another system often arrives decomposed
-    (NFD) and would otherwise be a second user with its own history. Case is kept: stored
-    dialogs are keyed by the id as given.
-    """
-    return unicodedata.normalize("NFC", raw).strip()
-
-
-@dataclass(frozen=True)
-class Identity:
-    user_id: str
-    analyst: bool
 
 
 class Receipt(NamedTuple):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 from types import NoneType, UnionType
 from typing import Any, get_args, get_origin, get_type_hints
 
+from chatbot.identity import normalize_user_id
+
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 # Offered in the sidebar next to BEDROCK_MODEL_ID; cross-region inference profiles, because
@@ -87,9 +89,6 @@ class Settings:
 
     def is_analyst(self, user_id: str) -> bool:
         """Whether an identity is in ANALYSTS (normalised; e-mail case does not matter)."""
-        # Imported here: chatbot.access imports the store package, which imports this module.
-        from chatbot.access import normalize_user_id
-
         analysts = {normalize_user_id(analyst).casefold() for analyst in self.analysts}
         return normalize_user_id(user_id).casefold() in analysts
 

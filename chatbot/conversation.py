@@ -47,7 +47,8 @@ class Turn:
 
     The model's text accumulates in a plain attribute while it streams, so that whatever
     ends the stream (its end, an error, or the user's stop, which Streamlit raises inside
-    ``st.write_stream``) leaves ``to_dialog`` the partial answer to store.
+    ``st.write_stream``) leaves ``to_dialog`` the partial answer to store. A stream that ends
+    any other way than its end or an error is stopped: ``stop`` says so, and closes it.
     """
 
     def __init__(
@@ -74,12 +75,23 @@ class Turn:
         self.ttft_ms: int | None = None
         self.latency_ms: int | None = None
         self.error: Exception | None = None
+        self.stopped = False
         self._source = source
         self._completed = False
+        self._text: Iterator[str] | None = None
 
     def stream(self) -> Iterator[str]:
         """The answer's text as the user should see it, chunk by chunk as it arrives."""
-        return self.mode.display_stream(self._model_text())
+        self._text = self._model_text()
+        return self.mode.display_stream(self._text)
+
+    def stop(self) -> None:
+        """End the stream where it is, keeping what arrived; nothing if it already ended."""
+        if self._completed or self.error is not None:
+            return
+        self.stopped = True
+        if self._text is not None:
+            self._text.close()  # the model call's connection is released now
 
     def _model_text(self) -> Iterator[str]:
         started = time.perf_counter()
@@ -95,6 +107,9 @@ class Turn:
                 self.raw += text
                 yield text
             self._completed = True
+        except GeneratorExit:  # closed before its end: by stop(), or by whoever abandoned it
+            self.stopped = True
+            raise
         except Exception as error:  # any failure of the call ends the turn, with its kind shown
             self.error = error
             log.warning("model call failed: %s after %d chars", error_code(error), len(self.raw))
@@ -107,7 +122,9 @@ class Turn:
             return Status.COMPLETE
         if self.error is not None:
             return Status.INCOMPLETE if self.raw else Status.ERROR
-        return Status.STOPPED
+        if self.stopped:
+            return Status.STOPPED
+        raise RuntimeError("the turn is still streaming: stop() it first")
 
     @property
     def answer(self) -> str:
@@ -115,7 +132,7 @@ class Turn:
         return self.mode.postprocess(self.raw)
 
     def to_dialog(self) -> Dialog:
-        """The turn as it stands (complete, failed, stopped or still streaming), as a dialog."""
+        """The finished turn (complete, failed or stopped) as a dialog; no side effects."""
         usage = self.usage or {}
         return Dialog(
             user_id=self.user_id,

@@ -6,16 +6,16 @@ import streamlit as st
 from langchain_core.language_models import BaseChatModel
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from chatbot import auth, resources
 from chatbot.access import UserHistory
-from chatbot.chat_session import ChatSession
-from chatbot.chat_view import ChatView, open_delete_dialog, take_retry
 from chatbot.conversation import Turn, chat_turn, document_turn
 from chatbot.documents import MAX_FILE_BYTES, SUPPORTED_EXTENSIONS, DocumentError, extract_text
 from chatbot.i18n import language_of, t
 from chatbot.inputs import clean_question
 from chatbot.modes import MODES
 from chatbot.store import StoreError
+from chatbot.ui import auth, resources
+from chatbot.ui.chat_view import ChatView, open_delete_dialog, take_retry
+from chatbot.ui.session import ChatSession
 
 lang = resources.language()
 settings = resources.settings()

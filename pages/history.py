@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from chatbot import analytics, auth, resources
+from chatbot import analytics
 from chatbot.access import AnalystHistory
 from chatbot.i18n import t
 from chatbot.modes import MODES, SUMMARY
 from chatbot.safety import defuse_images
 from chatbot.store import Status, StoreError
+from chatbot.ui import auth, resources
 
 PAGE_ROWS = 500  # rows sent to the browser at once; the filters and exports see them all
 TABLE_TEXT_CHARS = 120  # long questions and answers are cut in the table, whole on selection

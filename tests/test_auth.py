@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chatbot.access import AccessDenied, AnalystHistory, Identity, UserHistory, normalize_user_id
-from chatbot.auth import signed_in_identity, subject_user_id
+from chatbot.access import AccessDenied, AnalystHistory, UserHistory
 from chatbot.config import Settings
+from chatbot.identity import Identity, normalize_user_id, signed_in_identity, subject_user_id
 from chatbot.store.outbox import Outbox
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock
@@ -196,7 +196,7 @@ def _local_app(allow_local_mode: str | None) -> AppTest:
 def test_community_cloud_refuses_local_mode_unless_explicitly_allowed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("chatbot.resources.on_community_cloud", lambda: True)
+    monkeypatch.setattr("chatbot.ui.resources.on_community_cloud", lambda: True)
     unset = _local_app(None)
     assert "set ALLOW_LOCAL_MODE = true" in unset.error[0].value
     assert "[auth]" in unset.error[0].value
@@ -208,7 +208,7 @@ def test_community_cloud_refuses_local_mode_unless_explicitly_allowed(
     assert not allowed.exception and len(allowed.error) == 0
     assert len(allowed.chat_input) == 1
     # Off Community Cloud an unset ALLOW_LOCAL_MODE keeps local mode for one's own machine.
-    monkeypatch.setattr("chatbot.resources.on_community_cloud", lambda: False)
+    monkeypatch.setattr("chatbot.ui.resources.on_community_cloud", lambda: False)
     local = _local_app(None)
     assert len(local.error) == 0 and len(local.chat_input) == 1
 

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from chatbot import llm, resources
+from chatbot import llm
 from chatbot.config import Settings
 from chatbot.store import open_store
 from chatbot.store.create_table import main
 from chatbot.store.dynamodb import DynamoStore, dynamodb_client
+from chatbot.ui import resources
 from loopback.bedrock import FakeBedrock
 from loopback.dynamodb import MotoDynamo
 

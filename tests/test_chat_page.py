@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chatbot import resources
 from chatbot.store.base import StoreError
 from chatbot.store.sqlite import SqliteStore
+from chatbot.ui import resources
 from loopback.bedrock import FakeBedrock, Reply
 from tests.factories import eventually
 

@@ -8,9 +8,10 @@ import pytest
 from botocore.exceptions import NoRegionError
 
 from chatbot import llm
-from chatbot.access import AccessDenied, Identity, UserHistory
+from chatbot.access import AccessDenied, UserHistory
 from chatbot.conversation import Turn, chat_turn, document_turn
 from chatbot.errors import Problem, classify
+from chatbot.identity import Identity
 from chatbot.memory import remember
 from chatbot.modes import MODES
 from chatbot.store.base import Dialog
@@ -172,10 +173,23 @@ def test_stopping_keeps_what_arrived_as_stopped(
     current = turn(model, memory, "question")
     stream = current.stream()
     first = [next(stream), next(stream)]
-    stream.close()  # what Streamlit's stop does to the generator st.write_stream consumes
+    current.stop()  # what the page does once Streamlit's stop ends st.write_stream
     dialog = finish(current, store, memory)
     assert dialog.status == "stopped" and dialog.msg == "".join(first).strip()
+    assert dialog.latency_ms is not None  # the stream was closed, not left hanging
     assert stored(store) == [dialog] and memory == []
+    current.stop()  # stopping again, or after the end, changes nothing
+    assert current.to_dialog() == dialog
+
+
+def test_a_turn_still_streaming_is_not_a_dialog(bedrock: FakeBedrock, model, memory) -> None:
+    current = turn(model, memory, "question")
+    stream = current.stream()
+    next(stream)
+    with pytest.raises(RuntimeError, match="still streaming"):
+        current.to_dialog()
+    stream.close()  # abandoned: stopped where it was
+    assert current.to_dialog().status == "stopped"
 
 
 def test_to_dialog_has_no_side_effects(bedrock: FakeBedrock, model, memory, store) -> None:

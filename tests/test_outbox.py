@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.access import Identity, UserHistory
+from chatbot.access import UserHistory
+from chatbot.identity import Identity
 from chatbot.store.base import Dialog, MissingDialog, RejectedDialog
 from chatbot.store.outbox import Outbox, OutboxProblem, Saved
 from chatbot.store.sqlite import SqliteStore

@@ -7,9 +7,7 @@ from collections.abc import Iterable, Iterator
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatbot import resources
 from chatbot.access import Receipt, UserHistory
-from chatbot.chat_session import ChatSession
 from chatbot.config import Settings
 from chatbot.conversation import Turn
 from chatbot.errors import classify, error_code
@@ -18,6 +16,8 @@ from chatbot.modes import DEFAULT_MODE
 from chatbot.safety import defuse_images, defuse_stream
 from chatbot.store import Dialog, DialogType, Status, StoreError
 from chatbot.store.outbox import Saved
+from chatbot.ui import resources
+from chatbot.ui.session import ChatSession
 
 _FEEDBACK = {"up": 1, "down": 0}
 
@@ -112,6 +112,7 @@ class ChatView:
             finally:
                 # Reached on a stop too, where any Streamlit call may raise again: nothing
                 # here calls Streamlit before the partial answer is saved and listed.
+                turn.stop()  # whatever ended write_stream before the stream's own end
                 dialog = turn.to_dialog()
                 receipt = self.history.save(dialog)
                 self.chat.add(dialog, self._notice(turn, receipt))

@@ -8,23 +8,21 @@ it, local mode: the user types an id, and a banner says plainly that nothing pro
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
-from chatbot.access import Identity, normalize_user_id
 from chatbot.config import Settings
 from chatbot.i18n import t
+from chatbot.identity import (
+    Identity,
+    normalize_user_id,
+    signed_in_identity,
+    valid_local_user_id,
+)
 
-# \w is Unicode-aware, so Korean names are valid ids.
-_USER_ID = re.compile(r"[\w.@-]{1,64}")
 _STATE_KEY = "identity"
-
-
-def valid_user_id(user_id: str) -> bool:
-    return _USER_ID.fullmatch(user_id) is not None
 
 
 def sign_in_configured(secrets: Mapping[str, Any]) -> bool:
@@ -57,33 +55,6 @@ def current() -> Identity:
     if identity is None:  # a page run without app.py: nothing to show
         st.stop()
     return identity
-
-
-def email_verified(claims: Mapping[str, Any]) -> bool:
-    """OIDC's ``email_verified``; some providers send the string "true". Absent is false."""
-    verified = claims.get("email_verified")
-    return verified is True or (isinstance(verified, str) and verified.lower() == "true")
-
-
-def subject_user_id(issuer: str, subject: str) -> str:
-    """The user id of a subject: ``sub`` is unique only within its issuer."""
-    return normalize_user_id(f"{issuer}#{subject}")
-
-
-def signed_in_identity(settings: Settings, claims: Mapping[str, Any]) -> Identity | None:
-    """The identity of a signed-in user's ID-token claims; None when they name nobody.
-
-    Only a verified e-mail keys a user: anyone able to set their own address (self sign-up,
-    an editable e-mail attribute) would otherwise become its owner. So two providers
-    asserting one verified e-mail are one user, and only a verified e-mail can be in ANALYSTS.
-    """
-    email = normalize_user_id(str(claims.get("email") or ""))
-    if email and email_verified(claims):
-        return Identity(user_id=email, analyst=settings.is_analyst(email))
-    issuer, subject = str(claims.get("iss") or ""), str(claims.get("sub") or "")
-    if not (issuer.strip() and subject.strip()):
-        return None
-    return Identity(user_id=subject_user_id(issuer, subject), analyst=False)
 
 
 def _providers(auth: Mapping[str, Any]) -> list[str | None]:
@@ -132,7 +103,7 @@ def _local(lang: str) -> Identity | None:
         st.query_params.pop("user", None)
         st.info(t("user_id_prompt", lang))
         return None
-    if not valid_user_id(user_id):
+    if not valid_local_user_id(user_id):
         st.error(t("user_id_invalid", lang))
         return None
     st.query_params["user"] = user_id
