@@ -30,11 +30,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
+from langchain_core.language_models import BaseChatModel  # noqa: E402
 
 from bench.common import p90, versions_line  # noqa: E402
 from chatbot import llm  # noqa: E402
 from chatbot.access import UserHistory  # noqa: E402
-from chatbot.conversation import chat_turn  # noqa: E402
+from chatbot.conversation import TurnContext, chat_turn  # noqa: E402
 from chatbot.identity import Identity  # noqa: E402
 from chatbot.memory import remember  # noqa: E402
 from chatbot.modes import MODES  # noqa: E402
@@ -86,19 +87,12 @@ def baseline_turn(client: object, system: str) -> Sample:
     return Sample((first or ended) - started, ended - started, "".join(parts))
 
 
-def pipeline_turn(model: object, history: UserHistory) -> tuple[Sample, float]:
+def pipeline_turn(model: BaseChatModel, history: UserHistory) -> tuple[Sample, float]:
     """One turn as the chat page runs it; returns the stream sample and the finish time."""
     memory: list = []  # a new conversation each turn, as ChatSession.memory starts
     started = time.perf_counter()
-    turn = chat_turn(
-        model=lambda: model,  # type: ignore[arg-type,return-value]
-        model_id=MODEL_ID,
-        mode=MODE,
-        question=QUESTION,
-        memory=memory,
-        window_k=10,
-        user_id="bench",
-    )
+    context = TurnContext(lambda: model, MODEL_ID, "bench", memory=memory, window_k=10)
+    turn = chat_turn(context, MODE, QUESTION)
     first: float | None = None
     parts: list[str] = []
     for piece in turn.stream():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from langchain_core.language_models import BaseChatModel
@@ -42,6 +43,22 @@ def prompt_messages(
     ]
 
 
+ModelFactory = Callable[[], BaseChatModel]
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What the turns of one page run share: who asks, in which session, of which model,
+    and the conversation so far with the size of its window."""
+
+    model: ModelFactory
+    model_id: str
+    user_id: str
+    session_id: str | None = None
+    memory: Sequence[BaseMessage] = ()
+    window_k: int = 0
+
+
 class Turn:
     """A question and its answer as it streams.
 
@@ -54,19 +71,15 @@ class Turn:
     def __init__(
         self,
         *,
+        context: TurnContext,
         source: ChunkSource,
         mode: Mode,
         question: str,
-        user_id: str,
-        model_id: str,
-        session_id: str | None = None,
         kind: DialogType = DialogType.TEXT,
     ) -> None:
+        self.context = context
         self.mode = mode
         self.question = question
-        self.user_id = user_id
-        self.model_id = model_id
-        self.session_id = session_id
         self.kind = kind
         self.request_id = new_request_id()
         self.request_time = format_request_time(datetime.now(UTC), self.request_id)
@@ -135,24 +148,22 @@ class Turn:
         """The finished turn (complete, failed or stopped) as a dialog; no side effects."""
         usage = self.usage or {}
         return Dialog(
-            user_id=self.user_id,
+            user_id=self.context.user_id,
             request_time=self.request_time,
             request_id=self.request_id,
             type=self.kind,
             body=self.question,
             msg=self.answer,
             mode=self.mode.id,
-            model_id=self.model_id,
+            model_id=self.context.model_id,
             input_tokens=usage.get("input_tokens"),
             output_tokens=usage.get("output_tokens"),
             ttft_ms=self.ttft_ms,
             latency_ms=self.latency_ms,
             status=self.status,
-            session_id=self.session_id,
+            session_id=self.context.session_id,
         )
 
-
-ModelFactory = Callable[[], BaseChatModel]
 
 # A file name is the one thing a user controls that is not bounded by the input limit (a
 # browser sends whatever name the file has); it is stored and shown as the question.
@@ -168,50 +179,28 @@ def capped_file_name(name: str) -> str:
     return (stem if dot else name)[: MAX_FILE_NAME_CHARS - len(tail)] + tail
 
 
-def chat_turn(
-    *,
-    model: ModelFactory,
-    model_id: str,
-    mode: Mode,
-    question: str,
-    memory: Sequence[BaseMessage],
-    window_k: int,
-    user_id: str,
-    session_id: str | None = None,
-) -> Turn:
-    """A turn of ``mode`` on a typed question.
+def chat_turn(context: TurnContext, mode: Mode, question: str) -> Turn:
+    """A turn of ``mode`` on a typed question, with the conversation's window if it converses.
 
-    ``model`` is called inside the turn, so a client that cannot be built (no region, say)
+    The model is built inside the turn, so a client that cannot be built (no region, say)
     fails the turn like any other call, with its message and a retry.
     """
-    messages = prompt_messages(mode, question, memory, window_k)
+    messages = prompt_messages(mode, question, context.memory, context.window_k)
     return Turn(
-        source=lambda: model().stream(messages),
+        context=context,
+        source=lambda: context.model().stream(messages),
         mode=mode,
         question=question,
-        user_id=user_id,
-        model_id=model_id,
-        session_id=session_id,
     )
 
 
-def document_turn(
-    *,
-    model: ModelFactory,
-    model_id: str,
-    file_name: str,
-    text: str,
-    user_id: str,
-    session_id: str | None = None,
-) -> Turn:
+def document_turn(context: TurnContext, file_name: str, text: str) -> Turn:
     """A summary of an uploaded file's extracted ``text``, in the text's language."""
     return Turn(
-        source=lambda: summarize(model(), text, korean=is_korean(text)),
+        context=context,
+        source=lambda: summarize(context.model(), text, korean=is_korean(text)),
         mode=SUMMARY,
         question=capped_file_name(file_name),
-        user_id=user_id,
-        model_id=model_id,
-        session_id=session_id,
         kind=DialogType.DOCUMENT,
     )
 

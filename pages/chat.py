@@ -7,14 +7,14 @@ from langchain_core.language_models import BaseChatModel
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from chatbot.access import UserHistory
-from chatbot.conversation import Turn, chat_turn, document_turn
+from chatbot.conversation import Turn, TurnContext, chat_turn, document_turn
 from chatbot.documents import MAX_FILE_BYTES, SUPPORTED_EXTENSIONS, DocumentError, extract_text
 from chatbot.i18n import language_of, t
 from chatbot.inputs import clean_question
 from chatbot.modes import MODES
 from chatbot.store import StoreError
 from chatbot.ui import auth, resources
-from chatbot.ui.chat_view import ChatView, open_delete_dialog, take_retry
+from chatbot.ui.chat_view import ChatView
 from chatbot.ui.session import ChatSession
 
 lang = resources.language()
@@ -55,11 +55,9 @@ with st.sidebar:
         if not chat.new_chat():
             st.toast(t("history_unavailable", lang))
         st.rerun()
-    st.button(
-        t("delete_history", lang), icon="🗑️", on_click=open_delete_dialog, key="delete_history"
-    )
+    st.button(t("delete_history", lang), icon="🗑️", on_click=chat.open_delete, key="delete_history")
 view.confirm_delete()
-if (deleted := st.session_state.pop("deleted_count", None)) is not None:
+if (deleted := chat.take_deleted()) is not None:
     st.success(t("deleted", lang, count=deleted), icon="🗑️")
 if chat.replayed:
     st.caption(t("replayed", lang, days=settings.chat_history_days, count=chat.replayed))
@@ -68,6 +66,16 @@ if chat.replayed:
 def model() -> BaseChatModel:
     """Built inside the turn, so a client that cannot be built fails the turn, not the page."""
     return resources.chat_model(settings.bedrock_region, model_id)
+
+
+context = TurnContext(
+    model=model,
+    model_id=model_id,
+    user_id=identity.user_id,
+    session_id=chat.session_id,
+    memory=chat.memory,
+    window_k=settings.chat_window_k,
+)
 
 
 def summary_turn(upload: UploadedFile) -> Turn | None:
@@ -79,14 +87,7 @@ def summary_turn(upload: UploadedFile) -> Turn | None:
     if extracted.limit:  # the text was cut short: say by which limit
         chars, pages = len(extracted.text), extracted.pages
         st.info(t(f"document_{extracted.limit}", lang, chars=chars, pages=pages))
-    return document_turn(
-        model=model,
-        model_id=model_id,
-        file_name=upload.name,
-        text=extracted.text,
-        user_id=identity.user_id,
-        session_id=chat.session_id,
-    )
+    return document_turn(context, upload.name, extracted.text)
 
 
 # Read before the dialogs are drawn (the input stays pinned at the bottom all the same), so
@@ -101,7 +102,7 @@ submitted = st.chat_input(
 question, files, turn_mode = "", [], mode
 if submitted is not None:
     question, files = clean_question(submitted.text or ""), list(submitted.files)
-elif retry := take_retry():
+elif retry := chat.take_retry():
     question, turn_mode = retry[0], MODES.get(retry[1], mode)
 
 for index, dialog in enumerate(chat.dialogs):
@@ -115,18 +116,7 @@ if len(question) > settings.chat_max_input_chars:
     st.error(t("input_too_long", language_of(question, lang), length=len(question), limit=limit))
     st.code(question, language=None, wrap_lines=True)
 elif question:
-    turns.append(
-        chat_turn(
-            model=model,
-            model_id=model_id,
-            mode=turn_mode,
-            question=question,
-            memory=chat.memory,
-            window_k=settings.chat_window_k,
-            user_id=identity.user_id,
-            session_id=chat.session_id,
-        )
-    )
+    turns.append(chat_turn(context, turn_mode, question))
 for turn in turns:
     view.run(turn)
 

@@ -9,7 +9,7 @@ from botocore.exceptions import NoRegionError
 
 from chatbot import llm
 from chatbot.access import AccessDenied, UserHistory
-from chatbot.conversation import Turn, chat_turn, document_turn
+from chatbot.conversation import Turn, TurnContext, chat_turn, document_turn
 from chatbot.errors import Problem, classify
 from chatbot.identity import Identity
 from chatbot.memory import remember
@@ -34,16 +34,8 @@ def memory() -> list:
 
 
 def turn(model, memory, question: str, mode: str = "normal", window_k: int = 10) -> Turn:
-    return chat_turn(
-        model=model,
-        model_id=MODEL_ID,
-        mode=MODES[mode],
-        question=question,
-        memory=memory,
-        window_k=window_k,
-        user_id="alice",
-        session_id="s1",
-    )
+    context = TurnContext(model, MODEL_ID, "alice", "s1", memory=memory, window_k=window_k)
+    return chat_turn(context, MODES[mode], question)
 
 
 def finish(current: Turn, store: SqliteStore, memory: list) -> Dialog:
@@ -228,13 +220,8 @@ def test_a_document_summary_is_a_document_dialog(
     bedrock: FakeBedrock, model, memory, store: SqliteStore
 ) -> None:
     bedrock.enqueue(Reply(text="요약: 베드락 소개"))
-    current = document_turn(
-        model=model,
-        model_id=MODEL_ID,
-        file_name="소개.txt",
-        text="아마존 베드락은 생성형 AI 서비스입니다.",
-        user_id="alice",
-    )
+    context = TurnContext(model, MODEL_ID, "alice")
+    current = document_turn(context, "소개.txt", "아마존 베드락은 생성형 AI 서비스입니다.")
     assert "".join(current.stream()) == "요약: 베드락 소개"
     dialog = finish(current, store, memory)
     assert (dialog.type, dialog.body, dialog.mode) == ("document", "소개.txt", "summary")

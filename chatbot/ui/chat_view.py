@@ -85,7 +85,7 @@ class ChatView:
                     t("retry", self.lang),
                     key=f"retry-{dialog.request_id}",
                     icon="🔁",
-                    on_click=_retry,
+                    on_click=self.chat.ask_again,
                     args=(dialog.body, dialog.mode or DEFAULT_MODE),
                 )
         elif notice:  # a complete answer that could not be saved yet
@@ -125,7 +125,7 @@ class ChatView:
         lang = language_of(turn.question, self.lang)
         notices = []
         if turn.error is not None:
-            notices.append(self._problem(turn.error, lang, turn.model_id))
+            notices.append(self._problem(turn.error, lang, turn.context.model_id))
         elif receipt.dialog.status == Status.STOPPED:
             notices.append(t("stopped", lang))
         if receipt.dialog.trimmed_chars:
@@ -159,10 +159,10 @@ class ChatView:
         Whether it is open lives in session state, so a full rerun (not only the dialog's own
         fragment rerun) still finds it open; closing it any way clears the flag.
         """
-        if not st.session_state.get("confirming_delete"):
+        if not self.chat.confirming_delete:
             return
 
-        @st.dialog(t("delete_confirm_title", self.lang), on_dismiss=close_delete_dialog)
+        @st.dialog(t("delete_confirm_title", self.lang), on_dismiss=self.chat.close_delete)
         def dialog() -> None:
             st.write(t("delete_confirm", self.lang, user=self.history.user_id))
             with st.container(horizontal=True):
@@ -173,32 +173,15 @@ class ChatView:
                         st.error(t("delete_failed", self.lang, detail=error))
                         return
                     self.chat.clear()
-                    st.session_state.deleted_count = count
-                    close_delete_dialog()
+                    self.chat.deleted(count)
+                    self.chat.close_delete()
                     st.rerun()
                 if st.button(
-                    t("cancel", self.lang), key="delete_cancel", on_click=close_delete_dialog
+                    t("cancel", self.lang), key="delete_cancel", on_click=self.chat.close_delete
                 ):
                     st.rerun()
 
         dialog()
-
-
-def open_delete_dialog() -> None:
-    st.session_state.confirming_delete = True
-
-
-def close_delete_dialog() -> None:
-    st.session_state.confirming_delete = False
-
-
-def _retry(question: str, mode_id: str) -> None:
-    st.session_state.pending_question = (question, mode_id)
-
-
-def take_retry() -> tuple[str, str] | None:
-    """The question and mode of a Retry click, once."""
-    return st.session_state.pop("pending_question", None)
 
 
 def _after_typing(pieces: Iterable[str], typing: DeltaGenerator) -> Iterator[str]:

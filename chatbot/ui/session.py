@@ -111,3 +111,31 @@ class ChatSession:
             log.warning("recording a new chat failed: %s", error_code(error))
             return False
         return True
+
+    # The page's one-shot states, kept across reruns: a dialog box, a report, a retry.
+
+    @property
+    def confirming_delete(self) -> bool:
+        """Whether the delete-my-history dialog is open (a full rerun must find it open)."""
+        return st.session_state.get("chat_confirming_delete", False)
+
+    def open_delete(self) -> None:
+        st.session_state.chat_confirming_delete = True
+
+    def close_delete(self) -> None:
+        st.session_state.chat_confirming_delete = False
+
+    def deleted(self, count: int) -> None:
+        """Remember how many dialogs were deleted, to report after the rerun."""
+        st.session_state.chat_deleted = count
+
+    def take_deleted(self) -> int | None:
+        return st.session_state.pop("chat_deleted", None)
+
+    def ask_again(self, question: str, mode_id: str) -> None:
+        """A Retry click: the question and its mode, for the next run to send."""
+        st.session_state.chat_retry = (question, mode_id)
+
+    def take_retry(self) -> tuple[str, str] | None:
+        """The question and mode of a Retry click, once."""
+        return st.session_state.pop("chat_retry", None)
