@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, BaseMessageChunk, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
 from chatbot.documents import summarize
@@ -28,7 +28,7 @@ from chatbot.store.base import (
 log = logging.getLogger(__name__)
 
 
-ChunkSource = Callable[[], Iterable[BaseMessageChunk]]
+ChunkSource = Callable[[], Iterable[AIMessageChunk]]
 
 
 def prompt_messages(
@@ -91,7 +91,7 @@ class Turn:
         self.stopped = False
         self._source = source
         self._completed = False
-        self._text: Iterator[str] | None = None
+        self._text: Generator[str] | None = None
 
     def stream(self) -> Iterator[str]:
         """The answer's text as the user should see it, chunk by chunk as it arrives."""
@@ -106,7 +106,7 @@ class Turn:
         if self._text is not None:
             self._text.close()  # the model call's connection is released now
 
-    def _model_text(self) -> Iterator[str]:
+    def _model_text(self) -> Generator[str]:
         started = time.perf_counter()
         try:
             for chunk in self._source():
@@ -146,7 +146,7 @@ class Turn:
 
     def to_dialog(self) -> Dialog:
         """The finished turn (complete, failed or stopped) as a dialog; no side effects."""
-        usage = self.usage or {}
+        usage = self.usage
         return Dialog(
             user_id=self.context.user_id,
             request_time=self.request_time,
@@ -156,8 +156,8 @@ class Turn:
             msg=self.answer,
             mode=self.mode.id,
             model_id=self.context.model_id,
-            input_tokens=usage.get("input_tokens"),
-            output_tokens=usage.get("output_tokens"),
+            input_tokens=usage["input_tokens"] if usage else None,
+            output_tokens=usage["output_tokens"] if usage else None,
             ttft_ms=self.ttft_ms,
             latency_ms=self.latency_ms,
             status=self.status,

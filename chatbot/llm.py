@@ -66,7 +66,7 @@ def list_models(region: str | None = None) -> list[dict[str, Any]]:
 def chat_model(client: Any, model_id: str) -> ChatBedrockConverse:
     return ChatBedrockConverse(
         client=client,
-        model_id=model_id,
+        model=model_id,
         max_tokens=MAX_TOKENS,
         temperature=TEMPERATURE,
         additional_model_request_fields={"top_k": TOP_K},

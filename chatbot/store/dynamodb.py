@@ -228,7 +228,7 @@ class DynamoStore:
             ):
                 dialogs.extend(_deserialize(item) for item in items)
         # The key range is by day; old-format keys sort differently within a day.
-        since_key, until_key = time_key(since), until and time_key(until)
+        since_key, until_key = time_key(since), time_key(until) if until else None
         return [d for d in dialogs if in_range(d.request_time, since_key, until_key)]
 
     def browse(

@@ -248,7 +248,7 @@ class Outbox:
 
     def pending(self, user_id: str | None = None) -> int:
         """Dialogs waiting for the store (0 when the queue cannot be read)."""
-        query, params = "SELECT count(*) FROM pending", ()
+        query, params = "SELECT count(*) FROM pending", tuple[str, ...]()
         if user_id is not None:
             query, params = query + " WHERE user_id = ?", (user_id,)
         try:

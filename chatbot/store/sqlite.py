@@ -146,7 +146,7 @@ class SqliteStore:
                 "ORDER BY request_time",
                 (user_id, key_bound(since)),
             ).fetchall()
-        since_key, until_key = time_key(since), until and time_key(until)
+        since_key, until_key = time_key(since), time_key(until) if until else None
         return [Dialog(*row) for row in rows if in_range(row[1], since_key, until_key)]
 
     def browse(

@@ -59,7 +59,7 @@ def current() -> Identity:
 
 def _providers(auth: Mapping[str, Any]) -> list[str | None]:
     """Named providers (``[auth.google]``, ...), or the one default provider."""
-    named = [name for name, value in auth.items() if isinstance(value, Mapping)]
+    named: list[str | None] = [name for name, value in auth.items() if isinstance(value, Mapping)]
     return named or [None]
 
 

@@ -116,7 +116,8 @@ class ChatView:
                 dialog = turn.to_dialog()
                 receipt = self.history.save(dialog)
                 self.chat.add(dialog, self._notice(turn, receipt))
-            if defuse_images(dialog.msg) != streamed.strip():  # post-processing changed it
+            shown = streamed if isinstance(streamed, str) else ""  # text chunks give a str
+            if defuse_images(dialog.msg) != shown.strip():  # post-processing changed it
                 answer.markdown(defuse_images(dialog.msg))
             self._details(dialog, last=True)
 
