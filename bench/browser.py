@@ -2,8 +2,8 @@
 
 ``streamlit run app.py`` talks to the loopback Bedrock (``loopback/bedrock.py``), which answers
 every request with ``--tokens`` text deltas, ``--ttft`` seconds before the first and
-``--token-delay`` seconds between the others. Headless Chromium (Debian's, flags as in
-``tests/test_browser.py``) measures:
+``--token-delay`` seconds between the others. Headless Chromium (Debian's, with the flags of
+``harness/chromium.py``) measures:
 
 - cold start, ``--cold`` times: from launching ``streamlit run`` (a new server process each
   time, fresh SQLite files, a new browser context so nothing is cached) to the chat input
@@ -23,8 +23,8 @@ it follows (the "DOM -> next frame" line says how soon).
     python -m bench.browser [--cold 3] [--turns 10] [--warmup 1] [--ttft 0.3]
                             [--token-delay 0.01] [--tokens 200] [--time-limit 170]
 
-``bench/load.py`` reuses the server and page helpers of this module. A benchmark, not a test:
-it always exits 0.
+``bench/page_marks.py`` holds the in-page script, shared with ``bench/load.py``. A benchmark,
+not a test: it always exits 0.
 """
 
 from __future__ import annotations
@@ -32,122 +32,40 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-
-from bench import common  # noqa: E402
-from bench.common import p90  # noqa: E402
-from loopback.app import STARTUP_TIMEOUT_S, AppServer, launch_browser  # noqa: E402
-from loopback.bedrock import FakeBedrock, RecordedRequest, Reply, last_user_text  # noqa: E402
+from bench.common import (
+    ModelTiming,
+    add_model_args,
+    errors_noted,
+    goal_line,
+    korean_tokens,
+    median_p90,
+    scratch,
+)
+from bench.page_marks import (
+    ARM_JS,
+    INPUT_READY_JS,
+    PAGE_JS,
+    PAGE_NOW_JS,
+    RESULT_JS,
+    print_offhost,
+    print_warnings,
+    versions_line,
+    watch_offhost,
+)
+from harness.app_server import STARTUP_TIMEOUT_S, AppServer
+from harness.chromium import CONTEXT_OPTIONS, launch_browser
+from loopback.bedrock import FakeBedrock, RecordedRequest, Reply, last_user_text
 
 LAG_GOAL_MS = 100.0  # the classic limit of "instantaneous" (Nielsen): the pipeline's share
 COLD_GOAL_S = 10.0  # the classic limit of keeping attention (Nielsen): launch to a usable page
 
-# Installed in every page before its own scripts (``add_init_script``). It stamps, with
-# performance.now(): Enter pressed in the chat input, the first time that input is visible
-# and enabled, and, once armed for the assistant message at ``index``, when its answer
-# first contains ``first``, first contains ``last``, and when the stored dialog is redrawn
-# (feedback buttons). The result promise resolves a frame after that, or at the timeout.
-PAGE_JS = r"""
-(() => {
-  if (window.__bench) return;
-  const bench = (window.__bench = { enter: null, inputReady: null, result: null });
-  const INPUT = '[data-testid="stChatInputTextArea"]';
-  document.addEventListener("keydown", (event) => {
-    const target = event.target;
-    if (event.key === "Enter" && !event.shiftKey && target?.matches?.(INPUT)) {
-      bench.enter = performance.now();
-    }
-  }, true);
-
-  const inputReady = () => {
-    const input = document.querySelector(INPUT);
-    if (!input || input.disabled) return false;
-    const box = input.getBoundingClientRect();
-    return box.width > 0 && box.height > 0 && getComputedStyle(input).visibility !== "hidden";
-  };
-  const readyObserver = new MutationObserver(() => {
-    if (bench.inputReady === null && inputReady()) {
-      bench.inputReady = performance.now();
-      readyObserver.disconnect();
-    }
-  });
-  readyObserver.observe(document, { childList: true, subtree: true, attributes: true });
-
-  const assistantAt = (index) => {
-    let seen = 0;
-    for (const message of document.querySelectorAll('[data-testid="stChatMessage"]')) {
-      if (message.querySelector('[data-testid="stChatMessageAvatarAssistant"]')) {
-        if (seen === index) return message;
-        seen += 1;
-      }
-    }
-    return null;
-  };
-
-  bench.arm = (index, first, last, timeoutMs) => {
-    bench.enter = null;
-    const marks = {
-      enter: null, first: null, last: null, done: null,
-      firstFrame: null, lastFrame: null, text: null, timedOut: false,
-    };
-    bench.result = new Promise((resolve) => {
-      let finished = false;
-      let timer = null;
-      const finish = () => {
-        if (finished) return;
-        finished = true;
-        observer.disconnect();
-        clearTimeout(timer);
-        marks.enter = bench.enter;
-        resolve(marks);
-      };
-      const check = () => {
-        if (finished) return;
-        const now = performance.now();
-        const message = assistantAt(index);
-        if (!message) return;
-        const answer = message.querySelector('[data-testid="stMarkdownContainer"]');
-        const text = answer ? answer.textContent : "";
-        if (marks.first === null && text.includes(first)) {
-          marks.first = now;
-          requestAnimationFrame(() => { marks.firstFrame = performance.now(); });
-        }
-        if (marks.last === null && text.includes(last)) {
-          marks.last = now;
-          requestAnimationFrame(() => { marks.lastFrame = performance.now(); });
-        }
-        if (marks.done === null && message.querySelector('[data-testid="stFeedback"]')) {
-          marks.done = now;
-          marks.text = text;
-          requestAnimationFrame(() => requestAnimationFrame(finish));
-        }
-      };
-      const observer = new MutationObserver(check);
-      observer.observe(document.body, { childList: true, subtree: true, characterData: true });
-      timer = setTimeout(() => { marks.timedOut = true; marks.text = null; finish(); }, timeoutMs);
-    });
-  };
-})();
-"""
-# Wall-clock (epoch ms) in the page, to compare with this process's time.time().
-PAGE_NOW_JS = "() => performance.timeOrigin + performance.now()"
-
-
 # --- pages --------------------------------------------------------------------------------------
-
-
-def is_loopback(url: str) -> bool:
-    return url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:"))
 
 
 def clock_offset(page: Page, tries: int = 5) -> tuple[float, float]:
@@ -162,10 +80,6 @@ def clock_offset(page: Page, tries: int = 5) -> tuple[float, float]:
             best = sample
     assert best is not None
     return best
-
-
-def versions_line() -> str:
-    return common.versions_line("streamlit", "playwright", "boto3", "langchain-aws")
 
 
 # --- the model's timeline -----------------------------------------------------------------------
@@ -214,10 +128,9 @@ class ModelCall:
         return self.arrived + self.ttft + (len(self.tokens) - 1) * self.token_delay, False
 
 
-def korean_tokens(n: int, turn: int) -> list[str]:
-    """``n`` word-sized deltas like bench/stream.py's, tagged with the turn: t3서울0 t3한강1 ..."""
-    words = ("서울", "한강", "공원", "박물관", "시장", "카페", "산책", "야경")
-    return [f"t{turn}{words[i % len(words)]}{i} " for i in range(n)]
+def turn_tag(turn: int) -> str:
+    """What starts each token of a turn's answer, so the answer shows which turn it is."""
+    return f"t{turn}"
 
 
 @dataclass
@@ -231,7 +144,7 @@ class TimedBedrock:
 
     def responder(self, request: RecordedRequest) -> Reply:
         arrived = time.time()
-        sent = SentTimes(korean_tokens(self.tokens, len(self.calls)))
+        sent = SentTimes(korean_tokens(self.tokens, turn_tag(len(self.calls))))
         question = last_user_text(request.body)
         self.calls.append(ModelCall(arrived, question, sent, self.ttft, self.token_delay))
         return TimedReply(ttft=self.ttft, token_delay=self.token_delay, sent_times=sent)
@@ -264,9 +177,9 @@ class TurnSample:
 
 
 def open_page(browser: Browser, url: str, user: str, offhost: list[str]) -> Page:
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context = browser.new_context(**CONTEXT_OPTIONS)
     context.add_init_script(PAGE_JS)
-    context.on("request", lambda r: None if is_loopback(r.url) else offhost.append(r.url))
+    watch_offhost(context, offhost)
     page = context.new_page()
     page.goto(f"{url}/?user={user}", wait_until="commit", timeout=STARTUP_TIMEOUT_S * 1000)
     return page
@@ -274,11 +187,7 @@ def open_page(browser: Browser, url: str, user: str, offhost: list[str]) -> Page
 
 def wait_input_ready(page: Page, timeout_s: float = STARTUP_TIMEOUT_S) -> float:
     """performance.now() when the chat input was first visible and enabled."""
-    page.wait_for_function(
-        "() => window.__bench && window.__bench.inputReady !== null",
-        polling=50,
-        timeout=timeout_s * 1000,
-    )
+    page.wait_for_function(INPUT_READY_JS, polling=50, timeout=timeout_s * 1000)
     return float(page.evaluate("() => window.__bench.inputReady"))
 
 
@@ -312,17 +221,14 @@ def run_turn(
     page: Page, index: int, bedrock: TimedBedrock, offset: float, label: str, timeout_s: float
 ) -> TurnSample | str:
     """Ask one question in ``page``; the sample, or what went wrong."""
-    tokens = korean_tokens(bedrock.tokens, len(bedrock.calls))
+    tokens = korean_tokens(bedrock.tokens, turn_tag(len(bedrock.calls)))
     first, last = tokens[0].strip(), tokens[-1].strip()
     calls_before = len(bedrock.calls)
     chat_input = page.get_by_test_id("stChatInputTextArea")
     chat_input.fill(f"브라우저 벤치 질문 {index + 1}: 서울에서 주말에 가볼 만한 곳은?")
-    page.evaluate(
-        "([i, f, l, t]) => window.__bench.arm(i, f, l, t)",
-        [index, first, last, int(timeout_s * 1000)],
-    )
+    page.evaluate(ARM_JS, [index, first, last, int(timeout_s * 1000)])
     chat_input.press("Enter")
-    marks = page.evaluate("() => window.__bench.result")
+    marks = page.evaluate(RESULT_JS)
     origin = float(page.evaluate("() => performance.timeOrigin"))
     if marks["timedOut"] or None in (marks["enter"], marks["first"], marks["last"]):
         return f"{label}: no complete answer within {timeout_s:g} s: {marks}"
@@ -362,95 +268,104 @@ def _turn_row(s: TurnSample) -> str:
     )
 
 
-def _stat_row(label: str, values: list[float]) -> str:
-    if not values:
-        return f"{label:<34}{'-':>9}{'-':>9}"
-    return f"{label:<34}{statistics.median(values):>9.1f}{p90(values):>9.1f}"
+@dataclass
+class Run:
+    """What a run gathered, printed at the end whatever went wrong."""
+
+    colds: list[ColdStart] = field(default_factory=list)
+    samples: list[TurnSample] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    offhost: list[str] = field(default_factory=list)  # the browser's requests off loopback
+    server_log: list[str] = field(default_factory=list)  # the last server's trouble lines
+    offset_note: str = ""
+
+    @property
+    def timed(self) -> list[TurnSample]:
+        return [s for s in self.samples if not s.label.startswith("w")]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", type=int, default=3, help="server restarts for cold start")
     parser.add_argument("--turns", type=int, default=10, help="timed turns in one page")
     parser.add_argument("--warmup", type=int, default=1, help="untimed turns before them")
-    parser.add_argument("--ttft", type=float, default=0.3, help="seconds to the first token")
-    parser.add_argument("--token-delay", type=float, default=0.01, help="seconds between tokens")
-    parser.add_argument("--tokens", type=int, default=200, help="text deltas per answer")
+    add_model_args(parser, tokens=200, tokens_help="text deltas per answer")
     parser.add_argument(
         "--time-limit", type=float, default=170, help="seconds; no new run or turn after it"
     )
     args = parser.parse_args(argv)
-    cold_runs, turns, warmup = max(1, args.cold), max(1, args.turns), max(0, args.warmup)
-    tokens = max(2, args.tokens)
+    args.cold, args.turns, args.warmup = max(1, args.cold), max(1, args.turns), max(0, args.warmup)
+    args.tokens = max(2, args.tokens)
+    return args
+
+
+def measure(args: argparse.Namespace, bedrock: TimedBedrock, fake: FakeBedrock, run: Run) -> None:
+    """The cold starts, then the turns in a page of the last server started."""
     deadline = time.monotonic() + args.time_limit
-    turn_timeout = 30 + args.ttft + tokens * args.token_delay
+    with scratch("browser") as tmp, sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        print(f"chromium {browser.version} (headless)")
+        server: AppServer | None = None
+        try:
+            server = cold_starts(browser, tmp, fake, args.cold, deadline, run)
+            ask_turns(browser, server, bedrock, args, deadline, run)
+        finally:
+            browser.close()
+            if server is not None:
+                server.stop()
+                run.server_log = server.problems()
 
-    print(versions_line())
-    print(
-        f"loopback Bedrock: ttft {args.ttft * 1000:.0f} ms, {tokens} tokens "
-        f"{args.token_delay * 1000:.0f} ms apart (model stream ~"
-        f"{(args.ttft + (tokens - 1) * args.token_delay) * 1000:.0f} ms); "
-        f"{cold_runs} cold starts, {warmup} + {turns} turns"
-    )
 
-    bedrock = TimedBedrock(args.ttft, args.token_delay, tokens)
-    fake = FakeBedrock(bedrock.responder).start()
-    colds: list[ColdStart] = []
-    samples: list[TurnSample] = []
-    problems: list[str] = []
-    offhost: list[str] = []
+def cold_starts(
+    browser: Browser, tmp: Path, fake: FakeBedrock, runs: int, deadline: float, run: Run
+) -> AppServer:
+    """``runs`` launches to a usable page, each server stopped when the next starts; the last
+    one is returned running."""
     server: AppServer | None = None
-    offset_note = ""
-    server_problems: list[str] = []
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp,
-            sync_playwright() as playwright,
-        ):
-            browser = launch_browser(playwright)
-            print(f"chromium {browser.version} (headless)")
-            try:
-                for run in range(cold_runs):
-                    if server is not None:
-                        server.stop()
-                        server = None
-                    if run and time.monotonic() > deadline:
-                        problems.append(f"time limit: {run} of {cold_runs} cold starts")
-                        break
-                    sample, server = cold_start(browser, Path(tmp) / f"run{run}", fake, offhost)
-                    colds.append(sample)
+    for index in range(runs):
+        if index and time.monotonic() > deadline:
+            run.problems.append(f"time limit: {index} of {runs} cold starts")
+            break
+        if server is not None:
+            server.stop()
+        sample, server = cold_start(browser, tmp / f"run{index}", fake, run.offhost)
+        run.colds.append(sample)
+    assert server is not None
+    return server
 
-                assert server is not None
-                page = open_page(browser, server.url, "bench-turns", offhost)
-                wait_input_ready(page)
-                offset, uncertainty = clock_offset(page)
-                offset_note = f"page clock - python clock {offset:+.2f} ms (±{uncertainty:.2f})"
-                for index in range(warmup + turns):
-                    if time.monotonic() > deadline:
-                        problems.append(f"time limit: stopped after {index} turns")
-                        break
-                    label = f"w{index + 1}" if index < warmup else str(index - warmup + 1)
-                    result = run_turn(page, index, bedrock, offset, label, turn_timeout)
-                    if isinstance(result, str):
-                        problems.append(result)
-                        break
-                    samples.append(result)
-            finally:
-                browser.close()
-                if server is not None:
-                    server.stop()
-                    server_problems = server.problems()
-    except Exception as error:
-        problems.append(f"ERROR {type(error).__name__}: {error}")
-        traceback.print_exc(file=sys.stdout)
-    finally:
-        fake.stop()
 
+def ask_turns(
+    browser: Browser,
+    server: AppServer,
+    bedrock: TimedBedrock,
+    args: argparse.Namespace,
+    deadline: float,
+    run: Run,
+) -> None:
+    """The warm-up and timed turns in one page, up to the first that fails or the deadline."""
+    page = open_page(browser, server.url, "bench-turns", run.offhost)
+    wait_input_ready(page)
+    offset, uncertainty = clock_offset(page)
+    run.offset_note = f"page clock - python clock {offset:+.2f} ms (±{uncertainty:.2f})"
+    turn_timeout = 30 + args.ttft + args.tokens * args.token_delay
+    for index in range(args.warmup + args.turns):
+        if time.monotonic() > deadline:
+            run.problems.append(f"time limit: stopped after {index} turns")
+            break
+        label = f"w{index + 1}" if index < args.warmup else str(index - args.warmup + 1)
+        result = run_turn(page, index, bedrock, offset, label, turn_timeout)
+        if isinstance(result, str):
+            run.problems.append(result)
+            break
+        run.samples.append(result)
+
+
+def print_cold_starts(colds: list[ColdStart]) -> None:
     print()
     print(f"{'cold start (s)':<16}{'healthy':>9}{'loaded':>9}{'input ok':>9}")
-    for run, sample in enumerate(colds, 1):
+    for index, sample in enumerate(colds, 1):
         print(
-            f"{'run ' + str(run):<16}{sample.healthy:>9.2f}{sample.loaded:>9.2f}"
+            f"{'run ' + str(index):<16}{sample.healthy:>9.2f}{sample.loaded:>9.2f}"
             f"{sample.interactive:>9.2f}"
         )
     if colds:
@@ -460,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(c.interactive for c in colds):>9.2f}"
         )
 
-    timed = [s for s in samples if not s.label.startswith("w")]
+
+def print_turns(samples: list[TurnSample], offset_note: str) -> None:
     print()
     print(
         f"{'turn':<6}{'E->req':>9}{'E->1st':>9}{'E->last':>9}{'E->saved':>9}"
@@ -471,49 +387,66 @@ def main(argv: list[str] | None = None) -> int:
     if offset_note:
         print(offset_note)
 
+
+def print_turn_stats(timed: list[TurnSample]) -> None:
     print()
     print(f"{'(ms, timed turns: ' + str(len(timed)) + ')':<34}{'median':>9}{'p90':>9}")
-    print(_stat_row("Enter -> first text", [s.enter_to_first for s in timed]))
-    print(_stat_row("Enter -> last text", [s.enter_to_last for s in timed]))
-    print(_stat_row("model first token -> first text", [s.first_lag for s in timed]))
-    print(_stat_row("model last token -> last text", [s.last_lag for s in timed]))
-    print(_stat_row("Enter -> model request", [s.enter_to_request for s in timed]))
-    print(_stat_row("Enter -> stored dialog redrawn", [s.enter_to_done for s in timed]))
-    print(_stat_row("first text: DOM -> next frame", [s.frame_gap for s in timed]))
+    for label, values in (
+        ("Enter -> first text", [s.enter_to_first for s in timed]),
+        ("Enter -> last text", [s.enter_to_last for s in timed]),
+        ("model first token -> first text", [s.first_lag for s in timed]),
+        ("model last token -> last text", [s.last_lag for s in timed]),
+        ("Enter -> model request", [s.enter_to_request for s in timed]),
+        ("Enter -> stored dialog redrawn", [s.enter_to_done for s in timed]),
+        ("first text: DOM -> next frame", [s.frame_gap for s in timed]),
+    ):
+        print(f"{label:<34}{median_p90(values, 9, 1)}")
 
+
+def print_goals(run: Run) -> None:
     print()
-    if colds:
-        cold = statistics.median(c.interactive for c in colds)
-        print(
-            f"cold start to a usable chat input {cold:.2f} s (goal <= {COLD_GOAL_S:g} s): "
-            f"{'PASS' if cold <= COLD_GOAL_S else 'MISS'}"
-        )
-    if timed:
-        for what, values in (
-            ("first", [s.first_lag for s in timed]),
-            ("last", [s.last_lag for s in timed]),
-        ):
-            lag = statistics.median(values)
-            print(
-                f"pipeline + browser add {lag:.1f} ms to the {what} token "
-                f"(goal <= {LAG_GOAL_MS:g} ms): {'PASS' if lag <= LAG_GOAL_MS else 'MISS'}"
-            )
-        if not all(s.measured for s in timed):
-            print("note: the model's token times were estimated from ttft and token delay")
-        late = sum(s.last_by_redraw for s in timed)
-        print(
-            f"last token first shown by the stored dialog's redraw, not by the stream: "
-            f"{late}/{len(timed)} timed turns"
-        )
-        same = sum(s.text_ok for s in samples)
-        print(f"redrawn answer identical to the model's text: {same}/{len(samples)} turns")
-    print(f"requests off 127.0.0.1 from the browser: {len(offhost)}")
-    for url in offhost[:5]:
-        print(f"  {url}")
-    for line in server_problems[:10]:
-        print(f"server log: {line}")
-    for problem in problems:
-        print(f"WARNING: {problem}")
+    if run.colds:
+        cold = statistics.median(c.interactive for c in run.colds)
+        measured = f"cold start to a usable chat input {cold:.2f} s"
+        print(goal_line(measured, f"<= {COLD_GOAL_S:g} s", cold <= COLD_GOAL_S))
+    timed = run.timed
+    if not timed:
+        return
+    for what, values in (
+        ("first", [s.first_lag for s in timed]),
+        ("last", [s.last_lag for s in timed]),
+    ):
+        lag = statistics.median(values)
+        measured = f"pipeline + browser add {lag:.1f} ms to the {what} token"
+        print(goal_line(measured, f"<= {LAG_GOAL_MS:g} ms", lag <= LAG_GOAL_MS))
+    if not all(s.measured for s in timed):
+        print("note: the model's token times were estimated from ttft and token delay")
+    late = sum(s.last_by_redraw for s in timed)
+    print(
+        f"last token first shown by the stored dialog's redraw, not by the stream: "
+        f"{late}/{len(timed)} timed turns"
+    )
+    same = sum(s.text_ok for s in run.samples)
+    print(f"redrawn answer identical to the model's text: {same}/{len(run.samples)} turns")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(versions_line())
+    print(
+        f"{ModelTiming.from_args(args).describe()}; "
+        f"{args.cold} cold starts, {args.warmup} + {args.turns} turns"
+    )
+    run = Run()
+    bedrock = TimedBedrock(args.ttft, args.token_delay, args.tokens)
+    with errors_noted(run.problems), FakeBedrock(bedrock.responder) as fake:
+        measure(args, bedrock, fake, run)
+    print_cold_starts(run.colds)
+    print_turns(run.samples, run.offset_note)
+    print_turn_stats(run.timed)
+    print_goals(run)
+    print_offhost(run.offhost)
+    print_warnings(run.server_log, run.problems)
     return 0
 
 

@@ -46,7 +46,6 @@ import re
 import resource
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,22 +58,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.common import versions_line  # noqa: E402
-from chatbot.config import MODEL_CHOICES  # noqa: E402
-from chatbot.modes import MODES, SUMMARY  # noqa: E402
-from chatbot.store.base import (  # noqa: E402
-    FIELDS,
-    Dialog,
-    Status,
-    format_request_time,
-    key_bound,
+from bench import child
+from bench.common import (
+    app_test,
+    bench_env,
+    environ_as,
+    goal_line,
+    scratch,
+    total_run_line,
+    versions_line,
 )
+from chatbot.config import MODEL_CHOICES
+from chatbot.modes import MODES, SUMMARY
+from chatbot.store.base import FIELDS, Dialog, Status, format_request_time, key_bound
 
-APP = str(ROOT / "app.py")
 PAGE = "pages/history.py"
 ANALYST = "bench-analyst"  # the local-mode user id the AppTest types; owns no dialogs
 TABLE_PREFIX = "bench-history"
@@ -123,27 +120,6 @@ def range_days(since: datetime, until: datetime) -> list[str]:
 
 def _maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-
-
-def _status_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_hwm() -> int | None:
-    """Reset the peak RSS (VmHWM) to the current RSS; that RSS in KiB, or None if unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        return None
-    return _status_kb("VmRSS")
 
 
 def _mb(kib: float | None) -> str:
@@ -388,14 +364,11 @@ class Reads:
 
         ``around`` wraps that call alone (tracemalloc, cProfile), not the chat page before it.
         """
-        from streamlit.testing.v1 import AppTest
-
         from chatbot.ui import resources
 
         os.environ[self.env_name] = self.target  # Settings.load reads it on every run
         resources.browsed.clear()  # a cold load: the page keeps a read for a minute
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params["user"] = ANALYST  # local mode: one person, their own analyst
+        at = app_test(ANALYST)  # local mode: one person, their own analyst
         at.run()
         if at.exception:
             raise RuntimeError(f"chat page failed: {[e.value for e in at.exception]}")
@@ -490,12 +463,8 @@ def _print_profile(title: str, profiles: list[cProfile.Profile], lines: int) -> 
 
 
 def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
-    """Child process: warm up on the small store, then time ``repeats`` reads of the big one.
-
-    The first timed read is the first large one of this process: its ``ru_maxrss`` growth is
-    the peak RSS growth of the read. Then VmHWM (reset before each) for every read, and a
-    tracemalloc peak over one more read when asked.
-    """
+    """Child process: warm up on the small store, then time ``repeats`` reads of the big one;
+    a tracemalloc peak over one more read when asked, and profiles."""
     kind = args.part
     warm = Reads(args.scenario, args.warm_target)
     reads = Reads(args.scenario, args.target)
@@ -503,16 +472,28 @@ def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
         warm.page()  # also imports and runs the chat page once
     else:
         warm.read(kind)
+    result = timed_reads(reads, kind, args.repeats)
+    result["py_peak_kb"] = python_peak_kb(reads, kind) if args.trace else None
+    if args.profile:
+        print_profiles(reads, kind, args.scenario)
+    return result
 
+
+def timed_reads(reads: Reads, kind: str, repeats: int) -> dict[str, Any]:
+    """Times and memory of ``repeats`` reads.
+
+    The first timed read is the first large one of this process: its ``ru_maxrss`` growth is
+    the peak RSS growth of the read. Then VmHWM (reset before each) for every read.
+    """
     times: list[float] = []
     cpu: list[float] = []
     hwm: list[float] = []
     first_maxrss = None
     checks: tuple[int, int] | None = None
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         gc.collect()
         before = _maxrss_kb()
-        base = _reset_hwm()
+        base = child.reset_peak_rss()
         wall, started_cpu = time.perf_counter(), time.process_time()
         checks = reads.read(kind)
         if kind == "page":  # the switch to History alone, not the chat page before it
@@ -521,81 +502,57 @@ def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
         else:
             times.append(time.perf_counter() - wall)
             cpu.append(time.process_time() - started_cpu)
-        peak = _status_kb("VmHWM")
+        peak = child.status_kb("VmHWM")
         if first_maxrss is None:
             first_maxrss = _maxrss_kb() - before
         if base is not None and peak is not None:
             hwm.append(peak - base)
         reads.last = None
-    split = {name: statistics.median(values) for name, values in reads.split.items()}
-
-    py_peak = None
-    if args.trace:
-        gc.collect()
-        peaks: list[int] = []
-        if kind == "page":
-            reads.page(around=lambda: _traced(peaks))
-        else:
-            with _traced(peaks):
-                reads.read(kind)
-        py_peak = peaks[0]
-        reads.last = None
-
-    if args.profile and kind == "data":
-        profiles: list[cProfile.Profile] = []
-        with _profiled(profiles):
-            reads.data()
-        _print_profile(f"{args.scenario} data path", profiles, 25)
-    if args.profile and kind == "page":
-        profiles = []
-        reads.page(around=lambda: _profiled(profiles))
-        _print_profile(f"{args.scenario} page load, script thread", profiles[:-1], 30)
-        _print_profile(f"{args.scenario} page load, test thread", profiles[-1:], 10)
-
     return {
         "times": times,
         "cpu": statistics.median(cpu),
-        "split": split,
+        "split": {name: statistics.median(values) for name, values in reads.split.items()},
         "first_hwm_kb": hwm[0] if hwm else None,
         "first_maxrss_kb": first_maxrss,
         "hwm_kb": statistics.median(hwm[1:]) if len(hwm) > 1 else None,
-        "py_peak_kb": None if py_peak is None else py_peak / 1024,
         "checks": checks,
     }
+
+
+def python_peak_kb(reads: Reads, kind: str) -> float:
+    """The tracemalloc peak of one more read (of a page load: its History run alone)."""
+    gc.collect()
+    peaks: list[int] = []
+    if kind == "page":
+        reads.page(around=lambda: _traced(peaks))
+    else:
+        with _traced(peaks):
+            reads.read(kind)
+    reads.last = None
+    return peaks[0] / 1024
+
+
+def print_profiles(reads: Reads, kind: str, scenario: str) -> None:
+    """cProfile of one more data path or page load; other reads are not profiled."""
+    profiles: list[cProfile.Profile] = []
+    if kind == "data":
+        with _profiled(profiles):
+            reads.data()
+        _print_profile(f"{scenario} data path", profiles, 25)
+    elif kind == "page":
+        reads.page(around=lambda: _profiled(profiles))
+        _print_profile(f"{scenario} page load, script thread", profiles[:-1], 30)
+        _print_profile(f"{scenario} page load, test thread", profiles[-1:], 10)
 
 
 # --------------------------------------------------------------------------- parent
 
 
-_PROJECT_VARS = (
-    "BEDROCK_MODEL_ID",
-    "BEDROCK_REGION",
-    "CHAT_HISTORY_TABLE",
-    "CHAT_HISTORY_DB",
-    "CHAT_WINDOW_K",
-    "CHAT_HISTORY_DAYS",
-    "CHAT_MAX_INPUT_CHARS",
-    "ANALYSTS",
-    "ALLOW_LOCAL_MODE",
-)
-
-
-def child_env(extra: dict[str, str], scratch: Path) -> dict[str, str]:
-    """This environment without AWS or project settings, plus ``extra``."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_") and name not in _PROJECT_VARS
-    }
-    env.update(
-        AWS_CONFIG_FILE=str(scratch / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(scratch / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_DEFAULT_REGION="us-east-1",  # the chat page builds a Bedrock client; never called
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
+def child_env(tmp: Path, server: dict[str, str]) -> dict[str, str]:
+    """The readers' environment: isolated, its files in ``tmp``, pointed at ``server``."""
+    # The chat page builds a Bedrock client, never called: a region is all it needs.
+    fixed = {"AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+    return bench_env(tmp, fixed, server)
 
 
 def run_child(
@@ -607,28 +564,25 @@ def run_child(
     args: argparse.Namespace,
     env: dict[str, str],
 ) -> dict[str, Any] | None:
-    command = [
-        sys.executable, "-m", "bench.history", "--scenario", backend, "--part", kind,
-        "--target", targets[0], "--warm-target", targets[1], "--repeats", str(repeats),
+    options = [
+        "--scenario", backend, "--part", kind, "--target", targets[0],
+        "--warm-target", targets[1], "--repeats", str(repeats),
     ]  # fmt: skip
     if trace:
-        command.append("--trace")
+        options.append("--trace")
     if args.profile:
-        command.append("--profile")
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    result = None
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT ") :])
-        elif args.profile:
+        options.append("--profile")
+    done = child.run("bench.history", options, env)
+    if args.profile:  # the child's profiles
+        for line in done.output:
             print(line)
-    if result is None:
+    if done.result is None:
         print(f"WARNING: {backend} {kind} failed (exit {done.returncode}):")
         print("\n".join(done.stderr.strip().splitlines()[-15:]))
-    return result
+    return done.result
 
 
-def sqlite_part(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+def sqlite_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     path, meta = sqlite_file(args.sqlite_rows, args.rebuild)
     warm, _ = sqlite_file(WARM_ROWS, False)
     how = "reused the cached file, built" if meta["cached"] else "built"
@@ -648,39 +602,31 @@ def sqlite_part(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         ).fetchall()
         print(f"  plan of {label} ORDER BY {order}: " + "; ".join(row[-1] for row in plan))
     db.close()
-    env = child_env({}, scratch)
+    env = child_env(tmp, {})
     return {
         kind: run_child("sqlite", kind, (str(path), str(warm)), args.repeats, True, args, env)
         for kind in ("raw", "raw-sorted", "raw-index-order", "data", "page")
     }
 
 
-def dynamo_part(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+def dynamo_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from loopback.dynamodb import MotoDynamo
 
     table = f"{TABLE_PREFIX}-{uuid.uuid4().hex[:8]}"
-    saved = dict(os.environ)
-    with MotoDynamo() as moto:
-        try:
-            os.environ.update(child_env(moto.env(), scratch))
-            built = build_dynamo(table, args.dynamo_rows)
-            build_dynamo(f"{table}-warm", WARM_ROWS)
-            print(
-                f"DynamoDB: {args.dynamo_rows:,} dialogs, last 6 days, in moto's server "
-                f"{moto.url} (this process); table + index {built['create_s']:.1f} s, items "
-                f"{built['generate_s']:.1f} s, {built['calls']} batch_write_item calls on "
-                f"{built['threads']} threads {built['load_s']:.1f} s"
-            )
-            env = child_env(moto.env(), scratch)
-            targets = (table, f"{table}-warm")
-            repeats = args.dynamo_repeats
-            return {
-                kind: run_child("dynamo", kind, targets, repeats, kind == "page", args, env)
-                for kind in ("raw", "data", "page")
-            }
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    with MotoDynamo() as moto, environ_as(env := child_env(tmp, moto.env())):
+        built = build_dynamo(table, args.dynamo_rows)
+        build_dynamo(f"{table}-warm", WARM_ROWS)
+        print(
+            f"DynamoDB: {args.dynamo_rows:,} dialogs, last 6 days, in moto's server "
+            f"{moto.url} (this process); table + index {built['create_s']:.1f} s, items "
+            f"{built['generate_s']:.1f} s, {built['calls']} batch_write_item calls on "
+            f"{built['threads']} threads {built['load_s']:.1f} s"
+        )
+        targets = (table, f"{table}-warm")
+        return {
+            kind: run_child("dynamo", kind, targets, args.dynamo_repeats, kind == "page", args, env)
+            for kind in ("raw", "data", "page")
+        }
 
 
 def _row(label: str, r: dict[str, Any] | None, expected: int, table: bool = False) -> str:
@@ -735,10 +681,8 @@ def goal_lines(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> 
         page = results["sqlite"]["page"]
         if page:
             load = statistics.median(page["times"])
-            print(
-                f"SQLite History load for {args.sqlite_rows:,} dialogs: {load:.2f} s "
-                f"(goal < {SQLITE_GOAL_S:g} s): {'PASS' if load < SQLITE_GOAL_S else 'MISS'}"
-            )
+            measured = f"SQLite History load for {args.sqlite_rows:,} dialogs: {load:.2f} s"
+            print(goal_line(measured, f"< {SQLITE_GOAL_S:g} s", load < SQLITE_GOAL_S))
         else:
             print("SQLite History load: not measured (failed): MISS")
     if "dynamo" in results:
@@ -757,14 +701,12 @@ def goal_lines(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> 
             f"DynamoDB page load / raw paginated query: {page_ratio:.2f} x wall, "
             f"{page['cpu'] / raw['cpu']:.2f} x client CPU"
         )
-        print(
-            f"DynamoDB History load / raw paginated query: {page_ratio:.2f} x "
-            f"(goal <= {DYNAMO_GOAL_RATIO:g} x; page load, wall time): "
-            f"{'PASS' if page_ratio <= DYNAMO_GOAL_RATIO else 'MISS'}"
-        )
+        measured = f"DynamoDB History load / raw paginated query: {page_ratio:.2f} x"
+        goal = f"<= {DYNAMO_GOAL_RATIO:g} x; page load, wall time"
+        print(goal_line(measured, goal, page_ratio <= DYNAMO_GOAL_RATIO))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite-rows", type=int, default=100_000, help="dialogs in SQLite")
     parser.add_argument("--dynamo-rows", type=int, default=10_000, help="dialogs in DynamoDB")
@@ -783,9 +725,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.repeats = max(1, args.repeats)
     args.dynamo_repeats = max(1, args.dynamo_repeats)
+    return args
 
+
+def print_legend() -> None:
+    print()
+    print("cpu: median CPU time of the reading process (moto's is in the parent, not here)")
+    print("items: dialogs read, the page's metric for the page (! = not all); 500t: table rows")
+    print("RSS+: peak-RSS growth over the first timed read, the first large one of its process")
+    print("      (VmHWM reset just before); maxrss+: ru_maxrss growth over that read, which stays")
+    print("      0 below an earlier peak of the process (imports); HWM+: the same as RSS+ for")
+    print("      the later reads (median), lower as freed memory is reused; py peak: tracemalloc")
+    print("      peak of one more read (the page: of the switch_page run alone)")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.scenario:  # a child: one kind of read of one backend, in its own process
-        print("RESULT " + json.dumps(run_scenario(args)), flush=True)
+        child.report(run_scenario(args))
         return 0
 
     print(
@@ -800,28 +758,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
+    with scratch("history") as tmp:
         if args.only in (None, "sqlite"):
-            results["sqlite"] = sqlite_part(args, Path(tmp))
+            results["sqlite"] = sqlite_part(args, tmp)
         if args.only in (None, "dynamo"):
-            results["dynamo"] = dynamo_part(args, Path(tmp))
+            results["dynamo"] = dynamo_part(args, tmp)
 
     if "sqlite" in results:
         report("SQLite", results["sqlite"], args.sqlite_rows)
     if "dynamo" in results:
         report("DynamoDB (moto server)", results["dynamo"], args.dynamo_rows)
-    print()
-    print("cpu: median CPU time of the reading process (moto's is in the parent, not here)")
-    print("items: dialogs read, the page's metric for the page (! = not all); 500t: table rows")
-    print("RSS+: peak-RSS growth over the first timed read, the first large one of its process")
-    print("      (VmHWM reset just before); maxrss+: ru_maxrss growth over that read, which stays")
-    print("      0 below an earlier peak of the process (imports); HWM+: the same as RSS+ for")
-    print("      the later reads (median), lower as freed memory is reused; py peak: tracemalloc")
-    print("      peak of one more read (the page: of the switch_page run alone)")
-    print()
+    print_legend()
     goal_lines(args, results)
-    load = " / ".join(f"{n:.2f}" for n in os.getloadavg())
-    print(f"total run {time.perf_counter() - started:.0f} s; load average at the end {load}")
+    print(total_run_line(started))
     return 0
 
 

@@ -1,7 +1,7 @@
 """Many people chatting at once: concurrent sessions of ``streamlit run app.py`` in one Chromium.
 
-One headless Chromium (Debian's, flags as in ``tests/test_browser.py``), ``--sessions`` browser
-contexts, each a local-mode user ``load-user-NN`` (``/?user=load-user-NN``) driven
+One headless Chromium (Debian's, with the flags of ``harness/chromium.py``), ``--sessions``
+browser contexts, each a local-mode user ``load-user-NN`` (``/?user=load-user-NN``) driven
 concurrently with Playwright's async API. Each session sends ``--turns`` questions, one after
 the other: the next is typed once the answer is complete and the stored dialog has been
 redrawn (its feedback buttons show). The loopback Bedrock (``loopback/bedrock.py``) echoes
@@ -10,7 +10,7 @@ each question as "답변: <question>" after ``--ttft`` seconds, one word every
 answer ``--tokens`` words long, so each answer proves which question it answered.
 
 In the page, a ``MutationObserver`` stamps Enter and the complete answer with
-``performance.now()`` (``bench/browser.py``'s ``PAGE_JS``). Afterwards the store is read
+``performance.now()`` (``bench/page_marks.py``'s ``PAGE_JS``). Afterwards the store is read
 directly (``SqliteStore.user_dialogs`` per user over the last hour): each user must have
 exactly their own turns, each ``msg == "답변: " + body``, none lost, none crossed between
 users, and the outbox must be empty.
@@ -30,24 +30,37 @@ import re
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
-
-from bench.browser import PAGE_JS, is_loopback, p90, versions_line  # noqa: E402
-from chatbot.store.base import Dialog, Status  # noqa: E402
-from chatbot.store.sqlite import SqliteStore  # noqa: E402
-from loopback.app import CHROMIUM, CHROMIUM_ARGS, STARTUP_TIMEOUT_S, AppServer  # noqa: E402
-from loopback.bedrock import FakeBedrock  # noqa: E402
+from bench.common import (
+    ModelTiming,
+    add_model_args,
+    errors_noted,
+    median_p90,
+    p90,
+    scratch,
+    verdict,
+)
+from bench.page_marks import (
+    ARM_JS,
+    INPUT_READY_JS,
+    PAGE_JS,
+    RESULT_JS,
+    print_offhost,
+    print_warnings,
+    versions_line,
+    watch_offhost,
+)
+from chatbot.store.base import Dialog, Status
+from chatbot.store.sqlite import SqliteStore
+from harness.app_server import STARTUP_TIMEOUT_S, AppServer
+from harness.chromium import CONTEXT_OPTIONS, launch_browser
+from loopback.bedrock import FakeBedrock
 
 ANSWER_PREFIX = "답변: "  # what FakeBedrock's default responder puts before the question
 FILLER = ("서울", "주말", "여행", "코스", "한강", "공원", "시장", "추천")
@@ -87,20 +100,16 @@ async def open_session(
     browser: Browser, url: str, session: Session, offhost: list[str], started: float
 ) -> None:
     try:
-        context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+        context = await browser.new_context(**CONTEXT_OPTIONS)
         session.context = context
         await context.add_init_script(PAGE_JS)
-        context.on("request", lambda r: None if is_loopback(r.url) else offhost.append(r.url))
+        watch_offhost(context, offhost)
         page = await context.new_page()
         session.page = page
         await page.goto(
             f"{url}/?user={session.user}", wait_until="commit", timeout=STARTUP_TIMEOUT_S * 1000
         )
-        await page.wait_for_function(
-            "() => window.__bench && window.__bench.inputReady !== null",
-            polling=50,
-            timeout=STARTUP_TIMEOUT_S * 1000,
-        )
+        await page.wait_for_function(INPUT_READY_JS, polling=50, timeout=STARTUP_TIMEOUT_S * 1000)
         session.ready_s = time.monotonic() - started
     except Exception as error:
         session.problems.append(f"did not open: {type(error).__name__}: {error}")
@@ -121,13 +130,10 @@ async def chat(session: Session, turns: int, tokens: int, deadline: float) -> No
         timeout_ms = int(min(TURN_TIMEOUT_S, left + 10) * 1000)
         try:
             await chat_input.fill(text, timeout=timeout_ms)
-            await page.evaluate(
-                "([i, f, l, t]) => window.__bench.arm(i, f, l, t)",
-                [turn - 1, ANSWER_PREFIX.strip(), expected, timeout_ms],
-            )
+            await page.evaluate(ARM_JS, [turn - 1, ANSWER_PREFIX.strip(), expected, timeout_ms])
             await chat_input.press("Enter", timeout=timeout_ms)
             session.sent += 1
-            marks = await page.evaluate("() => window.__bench.result")
+            marks = await page.evaluate(RESULT_JS)
         except Exception as error:
             session.problems.append(f"turn {turn}: {type(error).__name__}: {error}")
             return
@@ -150,9 +156,7 @@ async def drive(
 ) -> tuple[str, float, float]:
     """Open every session, then chat in all at once; (chromium version, open s, chat s)."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = await launch_browser(playwright)
         try:
             started = time.monotonic()
             await asyncio.gather(
@@ -218,18 +222,38 @@ def check_store(db: Path, sessions: list[Session], turns: int, tokens: int) -> S
 
 
 def _row(label: str, sent: int, done: int, values: list[float]) -> str:
-    if not values:
-        return f"{label:<16}{sent:>6}{done:>6}{'-':>9}{'-':>9}"
-    return f"{label:<16}{sent:>6}{done:>6}{statistics.median(values):>9.0f}{p90(values):>9.0f}"
+    return f"{label:<16}{sent:>6}{done:>6}{median_p90(values, 9, 0)}"
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class Run:
+    """What a run gathered, printed at the end whatever went wrong."""
+
+    sessions: list[Session]
+    problems: list[str] = field(default_factory=list)
+    offhost: list[str] = field(default_factory=list)  # the browser's requests off loopback
+    server_log: list[str] = field(default_factory=list)  # the server's trouble lines
+    chromium: str = "?"
+    opened: float = float("nan")  # seconds to open every session
+    chatted: float = float("nan")  # seconds of all sessions chatting
+    model_calls: int = 0
+    check: StoreCheck | None = None
+    outbox_pending: int | None = None
+
+    @property
+    def sent(self) -> int:
+        return sum(s.sent for s in self.sessions)
+
+    @property
+    def completed(self) -> int:
+        return sum(s.completed for s in self.sessions)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=8, help="concurrent users")
     parser.add_argument("--turns", type=int, default=5, help="questions per user")
-    parser.add_argument("--tokens", type=int, default=50, help="words per answer (>= 4)")
-    parser.add_argument("--ttft", type=float, default=0.3, help="seconds to the first token")
-    parser.add_argument("--token-delay", type=float, default=0.01, help="seconds between tokens")
+    add_model_args(parser, tokens=50, tokens_help="words per answer (>= 4)")
     parser.add_argument(
         "--time-limit", type=float, default=150, help="seconds; no new turn after it"
     )
@@ -237,95 +261,82 @@ def main(argv: list[str] | None = None) -> int:
     args.sessions = max(1, args.sessions)
     args.turns = max(1, args.turns)
     args.tokens = max(4, args.tokens)
-    model_s = args.ttft + (args.tokens - 1) * args.token_delay
+    return args
 
-    print(versions_line())
-    print(
-        f"loopback Bedrock: ttft {args.ttft * 1000:.0f} ms, {args.tokens} tokens "
-        f"{args.token_delay * 1000:.0f} ms apart (model stream ~{model_s * 1000:.0f} ms); "
-        f"{args.sessions} sessions x {args.turns} turns, one Chromium, a context each"
-    )
 
-    sessions = [Session(user_id(n)) for n in range(1, args.sessions + 1)]
-    offhost: list[str] = []
-    problems: list[str] = []
-    server_problems: list[str] = []
-    chromium, opened, chatted = "?", float("nan"), float("nan")
-    check: StoreCheck | None = None
-    outbox_pending: int | None = None
-    model_calls = 0
-    fake = FakeBedrock(ttft=args.ttft, token_delay=args.token_delay).start()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-            server = AppServer.launch(Path(tmp), fake)
-            try:
-                server.wait_healthy()
-                chromium, opened, chatted = asyncio.run(drive(server.url, sessions, args, offhost))
-            finally:
-                server.stop()
-                server_problems = server.problems()
-            model_calls = sum(r.operation == "converse-stream" for r in fake.requests)
-            check = check_store(server.db, sessions, args.turns, args.tokens)
-            with sqlite3.connect(server.outbox_db) as outbox:
-                (outbox_pending,) = outbox.execute("SELECT count(*) FROM pending").fetchone()
-    except Exception as error:
-        problems.append(f"ERROR {type(error).__name__}: {error}")
-        traceback.print_exc(file=sys.stdout)
-    finally:
-        fake.stop()
+def measure(args: argparse.Namespace, run: Run) -> None:
+    """Every session chatting against one server, then the store and the outbox read."""
+    with FakeBedrock(ttft=args.ttft, token_delay=args.token_delay) as fake, scratch("load") as tmp:
+        server = AppServer.launch(tmp, fake)
+        try:
+            server.wait_healthy()
+            run.chromium, run.opened, run.chatted = asyncio.run(
+                drive(server.url, run.sessions, args, run.offhost)
+            )
+        finally:
+            server.stop()
+            run.server_log = server.problems()
+        run.model_calls = sum(r.operation == "converse-stream" for r in fake.requests)
+        run.check = check_store(server.db, run.sessions, args.turns, args.tokens)
+        with sqlite3.connect(server.outbox_db) as outbox:
+            (run.outbox_pending,) = outbox.execute("SELECT count(*) FROM pending").fetchone()
 
-    print(f"chromium {chromium} (headless)")
-    ready = [s.ready_s for s in sessions if s.ready_s is not None]
+
+def print_sessions(run: Run) -> None:
+    print(f"chromium {run.chromium} (headless)")
+    ready = [s.ready_s for s in run.sessions if s.ready_s is not None]
     if ready:
         print(
-            f"{len(ready)}/{len(sessions)} sessions opened at once: chat input usable after "
+            f"{len(ready)}/{len(run.sessions)} sessions opened at once: chat input usable after "
             f"median {statistics.median(ready):.2f} s, slowest {max(ready):.2f} s"
         )
-
-    sent = sum(s.sent for s in sessions)
-    completed = sum(s.completed for s in sessions)
-    answered = [v for s in sessions for v in s.answered]
-    redrawn = [v for s in sessions for v in s.redrawn]
     print()
     print(f"{'session':<16}{'sent':>6}{'done':>6}{'median':>9}{'p90':>9}   (ms, Enter -> answer)")
-    for s in sessions:
+    for s in run.sessions:
         print(_row(s.user, s.sent, s.completed, s.answered))
-    print(_row("all", sent, completed, answered))
+    print(_row("all", run.sent, run.completed, [v for s in run.sessions for v in s.answered]))
 
+
+def print_turns(run: Run, turns: int, timing: ModelTiming) -> None:
+    answered = [v for s in run.sessions for v in s.answered]
+    redrawn = [v for s in run.sessions for v in s.redrawn]
     print()
     print(
-        f"sessions {len(sessions)}, turns sent {sent}, turns completed {completed} "
-        f"(of {len(sessions) * args.turns})"
+        f"sessions {len(run.sessions)}, turns sent {run.sent}, turns completed {run.completed} "
+        f"(of {len(run.sessions) * turns})"
     )
-    if not math.isnan(chatted):
+    if not math.isnan(run.chatted):
         print(
-            f"wall time {chatted:.1f} s (all sessions chatting; opening took {opened:.1f} s), "
-            f"{completed / chatted if chatted else 0:.2f} turns/s"
+            f"wall time {run.chatted:.1f} s (all sessions chatting; opening took "
+            f"{run.opened:.1f} s), {run.completed / run.chatted if run.chatted else 0:.2f} turns/s"
         )
     if answered:
         print(
             f"Enter -> full answer visible: median {statistics.median(answered):.0f} ms, "
-            f"p90 {p90(answered):.0f} ms (the model alone takes {model_s * 1000:.0f} ms)"
+            f"p90 {p90(answered):.0f} ms (the model alone takes {timing.stream_s * 1000:.0f} ms)"
         )
     if redrawn:
         print(
             f"Enter -> stored dialog redrawn: median {statistics.median(redrawn):.0f} ms, "
             f"p90 {p90(redrawn):.0f} ms"
         )
-    by_redraw = sum(s.by_redraw for s in sessions)
+    by_redraw = sum(s.by_redraw for s in run.sessions)
     print(
         f"full answer first shown by the stored dialog's redraw, not by the stream: "
-        f"{by_redraw}/{completed}"
+        f"{by_redraw}/{run.completed}"
     )
-    print(f"model calls: {model_calls} for {sent} questions sent")
-    wrong_on_screen = sum(s.on_screen_wrong for s in sessions)
+    print(f"model calls: {run.model_calls} for {run.sent} questions sent")
+    wrong_on_screen = sum(s.on_screen_wrong for s in run.sessions)
     print(f"answers on screen not matching their question: {wrong_on_screen}")
 
+
+def print_store(run: Run, turns: int) -> None:
     print()
+    check = run.check
     if check is not None:
         print(
-            f"store: {check.dialogs} dialogs of the last hour for {len(sessions)} users; "
-            f"{check.exact_users}/{len(sessions)} users have exactly their {args.turns} dialogs"
+            f"store: {check.dialogs} dialogs of the last hour for {len(run.sessions)} users; "
+            f"{check.exact_users}/{len(run.sessions)} users have exactly their {turns} dialogs"
         )
         print(f"lost: {len(check.lost)}")
         for line in check.lost[:10]:
@@ -335,36 +346,50 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {line}")
         for line in check.other[:10]:
             print(f"store: {line}")
-    print(f"outbox pending: {'?' if outbox_pending is None else outbox_pending}")
-    print(f"requests off 127.0.0.1 from the browser: {len(offhost)}")
-    for url in offhost[:5]:
-        print(f"  {url}")
+    print(f"outbox pending: {'?' if run.outbox_pending is None else run.outbox_pending}")
+    print_offhost(run.offhost)
 
+
+def print_goals(run: Run, turns: int) -> None:
     print()
+    check = run.check
     if check is not None:
         intact = (
             not check.lost
             and not check.crossed
             and not check.other
-            and outbox_pending == 0
-            and check.exact_users == len(sessions)
-            and wrong_on_screen == 0
+            and run.outbox_pending == 0
+            and check.exact_users == len(run.sessions)
+            and sum(s.on_screen_wrong for s in run.sessions) == 0
         )
         print(
             "every turn stored once, under its own user, with its own answer, outbox empty "
-            f"(goal: all): {'PASS' if intact else 'MISS'}"
+            f"(goal: all): {verdict(intact)}"
         )
+    expected = len(run.sessions) * turns
     print(
-        f"turns completed {completed}/{len(sessions) * args.turns} (goal: all): "
-        f"{'PASS' if completed == len(sessions) * args.turns else 'MISS'}"
+        f"turns completed {run.completed}/{expected} (goal: all): "
+        f"{verdict(run.completed == expected)}"
     )
-    for line in server_problems[:10]:
-        print(f"server log: {line}")
-    for s in sessions:
-        for problem in s.problems[:3]:
-            print(f"WARNING: {s.user}: {problem}")
-    for problem in problems:
-        print(f"WARNING: {problem}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    timing = ModelTiming.from_args(args)
+    print(versions_line())
+    print(
+        f"{timing.describe()}; "
+        f"{args.sessions} sessions x {args.turns} turns, one Chromium, a context each"
+    )
+    run = Run([Session(user_id(n)) for n in range(1, args.sessions + 1)])
+    with errors_noted(run.problems):
+        measure(args, run)
+    print_sessions(run)
+    print_turns(run, args.turns, timing)
+    print_store(run, args.turns)
+    print_goals(run, args.turns)
+    session_problems = [f"{s.user}: {p}" for s in run.sessions for p in s.problems[:3]]
+    print_warnings(run.server_log, session_problems + run.problems)
     return 0
 
 

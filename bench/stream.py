@@ -17,31 +17,34 @@ A benchmark, not a test: it always exits 0.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import boto3
+from langchain_core.language_models import BaseChatModel
 
-import boto3  # noqa: E402
-from langchain_core.language_models import BaseChatModel  # noqa: E402
-
-from bench.common import p90, versions_line  # noqa: E402
-from chatbot import llm  # noqa: E402
-from chatbot.access import UserHistory  # noqa: E402
-from chatbot.conversation import TurnContext, chat_turn  # noqa: E402
-from chatbot.identity import Identity  # noqa: E402
-from chatbot.memory import remember  # noqa: E402
-from chatbot.modes import MODES  # noqa: E402
-from chatbot.store.outbox import Outbox  # noqa: E402
-from chatbot.store.sqlite import SqliteStore  # noqa: E402
-from loopback.bedrock import FakeBedrock, RecordedRequest, Reply  # noqa: E402
+from bench.common import (
+    ModelTiming,
+    add_model_args,
+    bench_env,
+    environ_as,
+    goal_line,
+    korean_tokens,
+    p90,
+    scratch,
+    versions_line,
+)
+from chatbot import llm
+from chatbot.access import UserHistory
+from chatbot.conversation import TurnContext, chat_turn
+from chatbot.identity import Identity
+from chatbot.memory import remember
+from chatbot.modes import MODES
+from chatbot.store.outbox import Outbox
+from chatbot.store.sqlite import SqliteStore
+from loopback.bedrock import FakeBedrock, RecordedRequest, Reply
 
 MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 REGION = "us-east-1"
@@ -57,12 +60,6 @@ class Sample:
     ttft: float  # seconds from just before the request to the first text piece
     total: float  # seconds from just before the request to the end of the stream
     text: str
-
-
-def _tokens(n: int) -> list[str]:
-    """``n`` word-sized deltas, Korean like the app's answers, each with its trailing space."""
-    words = ("서울", "한강", "공원", "박물관", "시장", "카페", "산책", "야경")
-    return [f"{words[i % len(words)]}{i} " for i in range(n)]
 
 
 def baseline_turn(client: object, system: str) -> Sample:
@@ -115,67 +112,62 @@ def _row(label: str, base: float, pipe: float) -> str:
     return f"{label:<14}{base * 1000:>11.1f}{pipe * 1000:>11.1f}{diff:>+10.1f}{ratio:>9.4f}"
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class Runs:
+    """The timed turns of both sides, in the order they ran."""
+
+    base: list[Sample] = field(default_factory=list)
+    pipe: list[Sample] = field(default_factory=list)
+    finish: list[float] = field(default_factory=list)  # seconds of each pipeline turn's save
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=20, help="timed turns per side")
-    parser.add_argument("--ttft", type=float, default=0.3, help="seconds to the first token")
-    parser.add_argument("--token-delay", type=float, default=0.01, help="seconds between tokens")
-    parser.add_argument("--tokens", type=int, default=200, help="text deltas per answer")
+    add_model_args(parser, tokens=200, tokens_help="text deltas per answer")
     args = parser.parse_args(argv)
-    turns = max(1, args.turns)
-    tokens = _tokens(max(1, args.tokens))
-    expected = "".join(tokens)
+    args.turns = max(1, args.turns)
+    args.tokens = max(1, args.tokens)
+    return args
+
+
+def measure(args: argparse.Namespace, tokens: list[str]) -> Runs:
+    """A warm-up turn of each side, then ``args.turns`` of each, interleaved."""
 
     def responder(_request: RecordedRequest) -> Reply:
         return Reply(tokens=tokens, ttft=args.ttft, token_delay=args.token_delay)
 
-    print(versions_line("boto3", "botocore", "langchain-aws", "langchain-core"))
-    print(
-        f"loopback Bedrock: ttft {args.ttft * 1000:.0f} ms, {len(tokens)} tokens "
-        f"{args.token_delay * 1000:.0f} ms apart; {turns} turns each, interleaved A B A B"
-    )
+    runs = Runs()
+    with (
+        scratch("stream") as tmp,
+        FakeBedrock(responder) as fake,
+        environ_as(bench_env(tmp, fake.env())),
+    ):
+        store = SqliteStore(tmp / "dialogs.sqlite3")
+        outbox = Outbox(tmp / "outbox.sqlite3", store)
+        history = UserHistory(store, Identity("bench", analyst=False), outbox)
+        client = boto3.client("bedrock-runtime", region_name=REGION)
+        # Built once, outside the timing, as the app caches it with st.cache_resource.
+        model = llm.chat_model(llm.bedrock_runtime_client(REGION), MODEL_ID)
+        system = MODE.system_prompt(QUESTION)
 
-    fake = FakeBedrock(responder).start()
-    os.environ.update(fake.env())
-    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-    os.environ.pop("AWS_PROFILE", None)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
-            store = SqliteStore(Path(tmp) / "dialogs.sqlite3")
-            outbox = Outbox(Path(tmp) / "outbox.sqlite3", store)
-            history = UserHistory(store, Identity("bench", analyst=False), outbox)
-            client = boto3.client("bedrock-runtime", region_name=REGION)
-            # Built once, outside the timing, as the app caches it with st.cache_resource.
-            model = llm.chat_model(llm.bedrock_runtime_client(REGION), MODEL_ID)
-            system = MODE.system_prompt(QUESTION)
+        # Warm-up: first connection, credential resolution, lazy imports.
+        baseline_turn(client, system)
+        pipeline_turn(model, history)
 
-            # Warm-up: first connection, credential resolution, lazy imports.
-            baseline_turn(client, system)
-            pipeline_turn(model, history)
+        for _ in range(args.turns):
+            runs.base.append(baseline_turn(client, system))
+            sample, finish_s = pipeline_turn(model, history)
+            runs.pipe.append(sample)
+            runs.finish.append(finish_s)
+        outbox.close()
+    return runs
 
-            base: list[Sample] = []
-            pipe: list[Sample] = []
-            finish: list[float] = []
-            for _ in range(turns):
-                base.append(baseline_turn(client, system))
-                sample, finish_s = pipeline_turn(model, history)
-                pipe.append(sample)
-                finish.append(finish_s)
-            outbox.close()
-    finally:
-        fake.stop()
 
-    for name, samples in (("baseline", base), ("pipeline", pipe)):
-        wrong = sum(s.text.strip() != expected.strip() for s in samples)
-        if wrong:
-            print(f"WARNING: {wrong} {name} turns streamed an unexpected text")
-
-    b_ttft = [s.ttft for s in base]
-    p_ttft = [s.ttft for s in pipe]
-    b_total = [s.total for s in base]
-    p_total = [s.total for s in pipe]
+def print_figures(runs: Runs) -> None:
+    b_ttft, p_ttft = [s.ttft for s in runs.base], [s.ttft for s in runs.pipe]
+    b_total, p_total = [s.total for s in runs.base], [s.total for s in runs.pipe]
     med = statistics.median
-
     print()
     print(f"{'(ms)':<14}{'baseline':>11}{'pipeline':>11}{'diff':>10}{'ratio':>9}")
     print(_row("ttft median", med(b_ttft), med(p_ttft)))
@@ -183,21 +175,37 @@ def main(argv: list[str] | None = None) -> int:
     print(_row("total median", med(b_total), med(p_total)))
     print(_row("total p90", p90(b_total), p90(p_total)))
     print(
-        f"{'finish median':<14}{'':>11}{med(finish) * 1000:>11.2f}"
-        f"   (p90 {p90(finish) * 1000:.2f}; save through the outbox + memory, not in total)"
+        f"{'finish median':<14}{'':>11}{med(runs.finish) * 1000:>11.2f}"
+        f"   (p90 {p90(runs.finish) * 1000:.2f}; save through the outbox + memory, not in total)"
     )
 
-    ttft_added = (med(p_ttft) - med(b_ttft)) * 1000
-    total_added = (med(p_total) / med(b_total) - 1) * 100
+
+def print_goals(runs: Runs) -> None:
+    med = statistics.median
+    ttft_added = (med(s.ttft for s in runs.pipe) - med(s.ttft for s in runs.base)) * 1000
+    total_added = (med(s.total for s in runs.pipe) / med(s.total for s in runs.base) - 1) * 100
     print()
+    measured = f"pipeline adds {ttft_added:.1f} ms to first token"
+    print(goal_line(measured, f"<= {TTFT_GOAL_MS:g} ms", ttft_added <= TTFT_GOAL_MS))
+    measured = f"pipeline adds {total_added:.2f}% to total"
+    print(goal_line(measured, f"<= {TOTAL_GOAL_PCT:g}%", total_added <= TOTAL_GOAL_PCT))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tokens = korean_tokens(args.tokens)
+    print(versions_line("boto3", "botocore", "langchain-aws", "langchain-core"))
     print(
-        f"pipeline adds {ttft_added:.1f} ms to first token (goal <= {TTFT_GOAL_MS:g} ms): "
-        f"{'PASS' if ttft_added <= TTFT_GOAL_MS else 'MISS'}"
+        f"{ModelTiming.from_args(args).describe(with_stream=False)}; "
+        f"{args.turns} turns each, interleaved A B A B"
     )
-    print(
-        f"pipeline adds {total_added:.2f}% to total (goal <= {TOTAL_GOAL_PCT:g}%): "
-        f"{'PASS' if total_added <= TOTAL_GOAL_PCT else 'MISS'}"
-    )
+    runs = measure(args, tokens)
+    for name, samples in (("baseline", runs.base), ("pipeline", runs.pipe)):
+        wrong = sum(s.text.strip() != "".join(tokens).strip() for s in samples)
+        if wrong:
+            print(f"WARNING: {wrong} {name} turns streamed an unexpected text")
+    print_figures(runs)
+    print_goals(runs)
     return 0
 
 

@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
-import os
 import random
 import re
 import resource
@@ -48,10 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import versions_line
+from bench import child
+from bench.common import scratch, total_run_line, versions_line
 from chatbot.documents import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES
-
-ROOT = Path(__file__).resolve().parent.parent
 
 GOAL_S = 5.0
 GOAL_MB = 300
@@ -437,14 +434,6 @@ def baseline_extract(name: str, data: bytes) -> tuple[str, bool, int | None]:
 # --------------------------------------------------------------------------- child
 
 
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def run_one(side: str, path: Path, memory_mb: int) -> dict[str, Any]:
     """In a child: extract ``path`` once; seconds, memory and what came out."""
     warnings.simplefilter("ignore")  # langchain-community's sunset warning, pypdf's notes
@@ -456,9 +445,9 @@ def run_one(side: str, path: Path, memory_mb: int) -> dict[str, Any]:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     else:
         import chatbot.documents  # noqa: F401
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")  # VmHWM := VmRSS
-    before = _status_kb("VmRSS")
+    before = child.reset_peak_rss()
+    if before is None:
+        raise RuntimeError("the peak RSS needs Linux's /proc/self/clear_refs")
     started = time.perf_counter()
     result: dict[str, Any] = {}
     try:
@@ -479,7 +468,9 @@ def run_one(side: str, path: Path, memory_mb: int) -> dict[str, Any]:
     except Exception as exc:  # the figures matter, not the error's type
         result.update(error=getattr(exc, "kind", None) or type(exc).__name__)
     result["seconds"] = time.perf_counter() - started
-    result["self_mb"] = (_status_kb("VmHWM") - before) / 1024
+    peak = child.status_kb("VmHWM")
+    assert peak is not None  # the file VmRSS was read from above
+    result["self_mb"] = (peak - before) / 1024
     result["worker_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return result
 
@@ -488,21 +479,17 @@ def run_one(side: str, path: Path, memory_mb: int) -> dict[str, Any]:
 
 
 def run_child(side: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable, "-m", "bench.uploads", "--run", side, "--file", str(path),
-        "--baseline-memory-mb", str(args.baseline_memory_mb),
+    options = [
+        "--run", side, "--file", str(path), "--baseline-memory-mb", str(args.baseline_memory_mb),
     ]  # fmt: skip
     timeout = args.baseline_timeout if side == "baseline" else 120
     started = time.perf_counter()
     try:
-        done = subprocess.run(
-            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        done = child.run("bench.uploads", options, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"stopped": f"> {timeout:g} s (stopped)", "seconds": time.perf_counter() - started}
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
+    if done.result is not None:
+        return done.result
     tail = " ".join(done.stderr.strip().splitlines()[-1:])
     return {"stopped": f"died ({done.returncode}): {tail[:60]}"}
 
@@ -527,7 +514,10 @@ def _figures(r: dict[str, Any]) -> str:
     return f"{r['seconds']:>7.2f}{mb:>8.0f}"
 
 
-def main(argv: list[str] | None = None) -> int:
+Row = tuple[Case, int, dict[str, Any], dict[str, Any]]  # the file's size, new, baseline
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="run only the files whose name has one of these")
     parser.add_argument("--no-baseline", action="store_true", help="skip today's loaders")
@@ -535,31 +525,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-memory-mb", type=int, default=4096, help="RLIMIT_AS")
     parser.add_argument("--run", choices=("new", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    if args.run:  # a child: one extraction of one file
-        print("RESULT " + json.dumps(run_one(args.run, args.file, args.baseline_memory_mb)))
-        return 0
 
-    print(versions_line("pypdf", "langchain-community", "docx2txt"))
-    print(
-        f"budget {MAX_DOCUMENT_CHARS:,} chars; each extraction in a process of its own; "
-        f"baseline stopped after {args.baseline_timeout:g} s or {args.baseline_memory_mb} MB"
-    )
-    cases = [c for c in CASES if not args.only or any(o in c.name for o in args.only)]
-    started = time.perf_counter()
+def measure(cases: list[Case], args: argparse.Namespace) -> list[Row]:
+    """Each file built, then extracted the new way and the baseline way."""
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-uploads-") as tmp:
+    with scratch("uploads") as tmp:
         for case in cases:
             built = time.perf_counter()
-            path = Path(tmp) / case.name
+            path = tmp / case.name
             path.write_bytes(case.build())
             build_s = time.perf_counter() - built
             new = run_child("new", path, args)
             base = {} if args.no_baseline else run_child("baseline", path, args)
             rows.append((case, path.stat().st_size, new, base))
             print(f"  {case.name}: built in {build_s:.1f} s, measured", flush=True)
+    return rows
 
+
+def print_table(rows: list[Row]) -> list[str]:
+    """The figures of every file; the names of those that missed the goal."""
     print()
     print(
         f"{'file':<26}{'size':>9}{'s':>7}{'MB':>8}  {'new: text, limit':<36}"
@@ -579,6 +565,23 @@ def main(argv: list[str] | None = None) -> int:
         mb = new.get("self_mb", 0) + new.get("worker_mb", 0)
         if "stopped" in new or new["seconds"] > GOAL_S or mb > GOAL_MB:
             misses.append(case.name)
+    return misses
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.run:  # a child: one extraction of one file
+        child.report(run_one(args.run, args.file, args.baseline_memory_mb))
+        return 0
+
+    print(versions_line("pypdf", "langchain-community", "docx2txt"))
+    print(
+        f"budget {MAX_DOCUMENT_CHARS:,} chars; each extraction in a process of its own; "
+        f"baseline stopped after {args.baseline_timeout:g} s or {args.baseline_memory_mb} MB"
+    )
+    cases = [c for c in CASES if not args.only or any(o in c.name for o in args.only)]
+    started = time.perf_counter()
+    misses = print_table(measure(cases, args))
     print()
     print("s: wall seconds of extract_text; MB: its peak RSS growth plus the PDF worker's peak")
     print("limit: truncated (200,000 chars), page_limit, time_limit (time or the PDF worker's")
@@ -586,8 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     verdict = "PASS" if not misses else f"MISS ({', '.join(misses)})"
     print(f"every file within {GOAL_S:g} s and {GOAL_MB} MB: {verdict}")
-    load = " / ".join(f"{n:.2f}" for n in os.getloadavg())
-    print(f"total run {time.perf_counter() - started:.0f} s; load average at the end {load}")
+    print(total_run_line(started))
     return 0
 
 

@@ -84,7 +84,6 @@ class Filters:
 
     modes: Sequence[str] = ()
     statuses: Sequence[str] = ()
-    users: Sequence[str] = ()
     text: str = ""
 
 
@@ -94,8 +93,6 @@ def apply_filters(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         keep &= frame["mode"].isin(filters.modes)
     if filters.statuses:
         keep &= frame["status"].isin(filters.statuses)
-    if filters.users:
-        keep &= frame["user_id"].isin(filters.users)
     if text := filters.text.strip():
         keep &= frame["body"].str.contains(text, case=False, regex=False) | frame[
             "msg"

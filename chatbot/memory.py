@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_messages
 
 from chatbot.modes import DEFAULT_MODE, MODES
-from chatbot.store.base import Dialog, Status
+from chatbot.store.base import Dialog, DialogType, Status
 
 # A size bound on top of the k exchanges, so a few very long answers cannot overflow the
 # model's context; about 8k tokens of Korean or English text.
@@ -40,7 +40,7 @@ def is_conversational(dialog: Dialog) -> bool:
     """Whether a stored dialog belongs in the memory (rows of the original have no mode)."""
     mode = MODES.get(dialog.mode or DEFAULT_MODE)
     return (
-        dialog.type == "text"
+        dialog.type == DialogType.TEXT
         and mode is not None
         and mode.uses_history
         and dialog.status == Status.COMPLETE

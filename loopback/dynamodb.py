@@ -86,8 +86,7 @@ class MotoDynamo:
             target=self._server.serve_forever, name="moto-dynamodb", daemon=True
         )
         self._thread.start()
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
         return self
 
     def stop(self) -> None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import streamlit as st
 
-from chatbot.config import Settings
 from chatbot.store.sqlite import SqliteStore
+from harness.isolation import isolated_vars, names_to_remove
 from loopback.bedrock import FakeBedrock
-
-_PROJECT_VARS = {field.name.upper() for field in fields(Settings)}
 
 
 # The outermost wrapper, so the sort comes after any plugin's reordering (--failed-first, ...).
@@ -29,14 +26,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's AWS profile, real endpoints or project settings."""
-    for name in list(os.environ):
-        if name.startswith("AWS_") or name in _PROJECT_VARS:
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("CHAT_HISTORY_DB", str(tmp_path / "chat.sqlite3"))
-    monkeypatch.setenv("CHAT_OUTBOX_DB", str(tmp_path / "outbox.sqlite3"))
+    for name in names_to_remove(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in isolated_vars(tmp_path).items():
+        monkeypatch.setenv(name, value)
     # Clients, stores and model lists are cached per process; each test builds its own.
     st.cache_resource.clear()
     st.cache_data.clear()

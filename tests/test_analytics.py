@@ -60,7 +60,7 @@ def test_filters_combine() -> None:
     assert set(translations["mode"]) == {"translation"}
     errors = analytics.apply_filters(built, analytics.Filters(statuses=["error"]))
     assert list(errors["body"]) == ["질문 0", "질문 3"]
-    both = analytics.Filters(statuses=["complete"], users=["user1"], text="ANSWER 5")
+    both = analytics.Filters(statuses=["complete"], text="ANSWER 5")
     assert list(analytics.apply_filters(built, both)["body"]) == ["질문 5"]
     assert list(analytics.apply_filters(built, analytics.Filters(text="질문 4"))["body"]) == [
         "질문 4"

@@ -20,7 +20,8 @@ import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from chatbot.store.sqlite import SqliteStore
-from loopback.app import AppServer, launch_browser
+from harness.app_server import AppServer
+from harness.chromium import CONTEXT_OPTIONS, launch_browser
 from loopback.bedrock import FakeBedrock, Reply
 
 SCREENSHOT = Path("/tmp/e2e-chat.png")
@@ -119,7 +120,7 @@ def page() -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = launch_browser(playwright)
         try:
-            context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+            context = browser.new_context(**CONTEXT_OPTIONS)
             yield context.new_page()
         finally:
             browser.close()

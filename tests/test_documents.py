@@ -28,15 +28,16 @@ from pydantic import Field
 
 from chatbot import documents
 from chatbot.documents import (
-    SUMMARY_LIMIT_CHARS,
     DocumentError,
+    DocumentErrorKind,
     ExtractedText,
+    ReadLimit,
     extract_text,
     split_for_summary,
     summarize,
-    summary_prompt,
 )
 from chatbot.i18n import EN, KO, t
+from chatbot.prompts import SUMMARY_LIMIT_CHARS, summary_prompt
 
 # ------------------------------------------------------------------------ file builders
 
@@ -218,21 +219,21 @@ def test_control_characters_are_stripped() -> None:
 def test_unsupported_extension(name: str) -> None:
     with pytest.raises(DocumentError) as info:
         extract_text(name, b"hello")
-    assert info.value.kind == DocumentError.UNSUPPORTED
+    assert info.value.kind == DocumentErrorKind.UNSUPPORTED
 
 
 def test_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "MAX_FILE_BYTES", 10)
     with pytest.raises(DocumentError) as info:
         extract_text("big.txt", b"x" * 11)
-    assert info.value.kind == DocumentError.TOO_LARGE
+    assert info.value.kind == DocumentErrorKind.TOO_LARGE
     assert extract_text("ok.txt", b"x" * 10).text == "x" * 10
 
 
 def test_truncation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 5)
     result = extract_text("long.txt", "가나다라마바사".encode())
-    assert result == ExtractedText(text="가나다라마", limit=ExtractedText.TRUNCATED, pages=None)
+    assert result == ExtractedText(text="가나다라마", limit=ReadLimit.TRUNCATED, pages=None)
 
 
 @pytest.mark.parametrize(
@@ -249,7 +250,7 @@ def test_truncation(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_empty(name: str, data: bytes) -> None:
     with pytest.raises(DocumentError) as info:
         extract_text(name, data)
-    assert info.value.kind == DocumentError.EMPTY
+    assert info.value.kind == DocumentErrorKind.EMPTY
 
 
 @pytest.mark.parametrize(
@@ -265,7 +266,7 @@ def test_empty(name: str, data: bytes) -> None:
 def test_unreadable(name: str, data: bytes) -> None:
     with pytest.raises(DocumentError) as info:
         extract_text(name, data)
-    assert info.value.kind == DocumentError.UNREADABLE
+    assert info.value.kind == DocumentErrorKind.UNREADABLE
 
 
 def test_unreadable_chains_the_cause() -> None:
@@ -281,7 +282,7 @@ def test_docx_zip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "_MAX_DOCX_UNPACKED_BYTES", 1000)
     with pytest.raises(DocumentError) as info:
         extract_text("bomb.docx", make_docx(["a" * 5000]))
-    assert info.value.kind == DocumentError.TOO_LARGE
+    assert info.value.kind == DocumentErrorKind.TOO_LARGE
 
 
 @pytest.mark.parametrize(
@@ -340,7 +341,7 @@ def test_csv_reading_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 1000)
     rows = "".join(f"{i}\n" for i in range(5000))
     result = extract_text("many.csv", f"v\n{rows}{'x' * 200_000}\n".encode())
-    assert result.limit == ExtractedText.TRUNCATED
+    assert result.limit == ReadLimit.TRUNCATED
     assert len(result.text) == 1000
     assert result.text.startswith("v: 0\n\nv: 1\n\nv: 2\n\n")
 
@@ -365,7 +366,7 @@ def test_docx_reading_stops_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 1000)
     paragraphs = "".join(f"<w:p><w:r><w:t>paragraph {i}</w:t></w:r></w:p>" for i in range(3000))
     result = extract_text("long.docx", docx_with_body(paragraphs + "<w:p><unclosed>"))
-    assert result.limit == ExtractedText.TRUNCATED
+    assert result.limit == ReadLimit.TRUNCATED
     assert len(result.text) == 1000
     assert result.text.startswith("paragraph 0\n\nparagraph 1\n\n")
 
@@ -379,7 +380,7 @@ def test_docx_with_a_dtd_is_refused() -> None:
     )
     with pytest.raises(DocumentError) as info:
         extract_text("entity.docx", docx_with_xml(xml))
-    assert info.value.kind == DocumentError.UNREADABLE
+    assert info.value.kind == DocumentErrorKind.UNREADABLE
 
 
 def test_docx_part_that_goes_silent_stops_reading(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -390,7 +391,7 @@ def test_docx_part_that_goes_silent_stops_reading(monkeypatch: pytest.MonkeyPatc
         "<w:p><w:r><w:t>After</w:t></w:r></w:p>"
     )
     result = extract_text("comment.docx", docx_with_body(body))
-    assert result == ExtractedText(text="Before", limit=ExtractedText.TIME_LIMIT, pages=None)
+    assert result == ExtractedText(text="Before", limit=ReadLimit.TIME_LIMIT, pages=None)
 
 
 def test_pdf_with_more_pages_than_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -399,7 +400,7 @@ def test_pdf_with_more_pages_than_the_cap(monkeypatch: pytest.MonkeyPatch) -> No
     assert (whole.text, whole.limit, whole.pages) == ("Page 1\n\nPage 2\n\nPage 3", None, 3)
     monkeypatch.setattr(documents, "_MAX_PDF_PAGES", 2)
     result = extract_text("three.pdf", data)
-    assert result == ExtractedText(text="Page 1\n\nPage 2", limit=ExtractedText.PAGE_LIMIT, pages=2)
+    assert result == ExtractedText(text="Page 1\n\nPage 2", limit=ReadLimit.PAGE_LIMIT, pages=2)
 
 
 def test_pdf_time_limit_keeps_the_pages_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -408,7 +409,7 @@ def test_pdf_time_limit_keeps_the_pages_read(monkeypatch: pytest.MonkeyPatch) ->
     ticks = iter([0.0, 0.0])  # the start, then the wait for page 1
     monkeypatch.setattr(documents, "_clock", lambda: next(ticks, 1000.0))
     result = extract_text("slow.pdf", runaway_pdf("form"))
-    assert result == ExtractedText(text="Page one.", limit=ExtractedText.TIME_LIMIT, pages=1)
+    assert result == ExtractedText(text="Page one.", limit=ReadLimit.TIME_LIMIT, pages=1)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux")
@@ -418,7 +419,7 @@ def test_pdf_worker_memory_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "_PDF_WORKER_MEMORY", 120 * 2**20)
     monkeypatch.setattr(documents, "_MAX_EXTRACT_SECONDS", 120.0)
     result = extract_text("heavy.pdf", runaway_pdf("fonts"))
-    assert result == ExtractedText(text="Page one.", limit=ExtractedText.TIME_LIMIT, pages=1)
+    assert result == ExtractedText(text="Page one.", limit=ReadLimit.TIME_LIMIT, pages=1)
 
 
 @pytest.mark.parametrize(
@@ -438,7 +439,7 @@ def test_time_limit_keeps_the_text_read(
     monkeypatch.setattr(documents, "_clock", itertools.count().__next__)  # a second a look
     monkeypatch.setattr(documents, "_MAX_EXTRACT_SECONDS", 2.5)
     result = extract_text(name, data)
-    assert result.limit == ExtractedText.TIME_LIMIT
+    assert result.limit == ReadLimit.TIME_LIMIT
     assert 0 < len(result.text) < len(whole)
     assert whole.startswith(result.text)
 
@@ -459,17 +460,17 @@ def test_time_limit_before_any_text(
     monkeypatch.setattr(documents, "_MAX_EXTRACT_SECONDS", -1.0)
     with pytest.raises(DocumentError) as info:
         extract_text(name, data)
-    assert info.value.kind == DocumentError.TOO_COMPLEX
+    assert info.value.kind == DocumentErrorKind.TOO_COMPLEX
 
 
 def test_every_limit_has_a_message_in_both_languages() -> None:
     # What the chat page shows: `document_<limit>` with the characters and pages read.
-    for limit in (ExtractedText.TRUNCATED, ExtractedText.PAGE_LIMIT, ExtractedText.TIME_LIMIT):
+    for limit in ReadLimit:
         ko, en = (t(f"document_{limit}", lang, chars=123_456, pages=500) for lang in (KO, EN))
         assert "123,456" in ko and "123,456" in en and ko != en
     assert all("500" in t("document_page_limit", lang, chars=1, pages=500) for lang in (KO, EN))
     too_complex = {
-        t(f"document_{DocumentError.TOO_COMPLEX}", lang, limit_mb=20) for lang in (KO, EN)
+        t(f"document_{DocumentErrorKind.TOO_COMPLEX}", lang, limit_mb=20) for lang in (KO, EN)
     }
     assert len(too_complex) == 2
 
@@ -681,7 +682,7 @@ def test_summaries_escape_closing_tags() -> None:
 def test_empty_text_is_refused() -> None:
     with pytest.raises(DocumentError) as info:
         list(summarize(RecordingModel(), "  \n", korean=True))
-    assert info.value.kind == DocumentError.EMPTY
+    assert info.value.kind == DocumentErrorKind.EMPTY
 
 
 @given(st.text(alphabet=st.sampled_from(list("ab </>documentDOCUMENTsumaries\n한"))))

@@ -57,3 +57,10 @@ def test_no_input_changes_the_prompts_structure(text: str, mode_id: str) -> None
         assert wrapper is not None
         inner = wrapper.group(2)
         assert not re.search(r"</?\s*(article|review|text|result)\b[^<>]*>", inner, re.I)
+
+
+def test_a_files_text_loses_lone_surrogates_too() -> None:
+    # pypdf can hand back a lone surrogate; neither the store nor Bedrock's JSON takes one.
+    from chatbot.documents import _clean
+
+    assert _clean("계약\ud800서\udc80") == "계약서"

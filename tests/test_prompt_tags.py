@@ -5,8 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatbot import documents
-from chatbot.modes import MODES, SUMMARY
+from chatbot.modes import MODES
 from chatbot.prompt_tags import RESERVED_TAGS, neutralise_tags
+from chatbot.prompts import summary_prompt
 
 NAMES = [
     *("article", "review", "text", "result", "example", "document", "summaries"),
@@ -31,7 +32,7 @@ TEXTS = st.lists(st.one_of(PIECES, st.text(max_size=5)), max_size=30).map("".joi
 
 def test_the_reserved_names_are_the_prompts_tags() -> None:
     assert set(NAMES) == RESERVED_TAGS
-    prompts = [SUMMARY.system_ko, SUMMARY.system_en]
+    prompts = [summary_prompt(korean=True), summary_prompt(korean=False)]
     for mode in MODES.values():
         prompts += [mode.system_ko, mode.system_en, mode.human]
     prompts += [

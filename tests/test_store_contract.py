@@ -22,6 +22,7 @@ from chatbot.store.base import (
     Status,
     dialog_bytes,
     fit,
+    parse_request_time,
 )
 from chatbot.store.create_table import create_table
 from chatbot.store.dynamodb import DynamoStore, dynamodb_client
@@ -126,9 +127,9 @@ def test_reads_are_per_user_in_time_order_within_the_range(store: DialogStore) -
         store.put(make_dialog(at=at))
     store.put(make_dialog(user="bob"))
     got = store.user_dialogs("alice", NOW - timedelta(days=2), until=NOW + timedelta(minutes=1))
-    assert [d.created for d in got] == times[1:3]
+    assert [parse_request_time(d.request_time) for d in got] == times[1:3]
     everything = store.user_dialogs("alice", LONG_AGO)
-    assert [d.created for d in everything] == times
+    assert [parse_request_time(d.request_time) for d in everything] == times
 
 
 def test_two_turns_in_the_same_millisecond_are_both_kept(store: DialogStore) -> None:
@@ -304,4 +305,4 @@ def test_any_dialog_round_trips(
         session_id=session_id,
     )
     store.put(written)
-    assert store.user_dialogs(user, written.created) == [written]
+    assert store.user_dialogs(user, parse_request_time(written.request_time)) == [written]

@@ -92,10 +92,6 @@ class Dialog(NamedTuple):
     trimmed_chars: int | None = None  # characters cut from body and msg to fit MAX_DIALOG_BYTES
 
     @property
-    def created(self) -> datetime:
-        return parse_request_time(self.request_time)
-
-    @property
     def day(self) -> str:
         """The UTC day, the partition of the by-day index: the key's date, in either format."""
         return self.request_time[:10]

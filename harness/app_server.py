@@ -1,43 +1,25 @@
-"""``streamlit run app.py`` on loopback, pointed at the loopback Bedrock, and the Chromium
-that drives it: shared by the browser tests and the browser benchmarks.
+"""``streamlit run app.py`` on loopback, pointed at the loopback Bedrock: shared by the
+browser tests and the browser benchmarks.
 
-The app gets this process's environment minus AWS, proxy and project settings, fresh SQLite
-files, and the fake's endpoint and credentials, so it can reach nothing but loopback.
+The app gets this process's environment, isolated (``harness.isolation``) and without proxy
+settings, and the fake's endpoint and credentials, so it can reach nothing but loopback.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from chatbot.config import Settings
+from harness.isolation import isolated_environ
 from loopback.bedrock import FakeBedrock
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps trying the closed network; no
-# proxy, and no host name resolves except loopback, so it cannot reach anything but the app.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--no-proxy-server",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-# Settings the app reads from the environment: a test must not inherit a developer's.
-PROJECT_VARS = frozenset(f.name.upper() for f in fields(Settings))
 PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 STARTUP_TIMEOUT_S = 60
 LOG_TAIL_CHARS = 3000
@@ -50,23 +32,13 @@ def free_port() -> int:
 
 
 def app_env(tmp: Path, fake: FakeBedrock) -> dict[str, str]:
-    """This environment minus AWS, proxy and project settings; fresh SQLite files in ``tmp``."""
+    """This environment isolated with files in ``tmp``, without proxies, pointed at ``fake``."""
     env = {
         name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_")
-        and name not in PROJECT_VARS
-        and name.lower() not in PROXY_VARS
+        for name, value in isolated_environ(tmp).items()
+        if name.lower() not in PROXY_VARS
     }
-    env.update(
-        AWS_CONFIG_FILE=str(tmp / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        CHAT_HISTORY_DB=str(tmp / "chat.sqlite3"),
-        CHAT_OUTBOX_DB=str(tmp / "outbox.sqlite3"),
-        NO_PROXY="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
+    env.update(NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
     env.update(fake.env())
     return env
 
@@ -166,8 +138,3 @@ class AppServer:
             return []
         words = ("Traceback", "Error", "ERROR", "WARNING", "Exception")
         return [line for line in lines if any(word in line for word in words)]
-
-
-def launch_browser(playwright: Any) -> Any:
-    """Debian's Chromium through Playwright (its own browser download is never used)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
