@@ -40,7 +40,7 @@ class Settings:
     bedrock_region: str | None = None  # None: AWS_REGION, else boto3's chain (chatbot.aws.region)
     chat_history_table: str | None = None  # DynamoDB when set
     chat_history_db: str = "data/chat_history.sqlite3"
-    chat_outbox_db: str = "data/outbox.sqlite3"  # turns waiting for the store to come back
+    chat_outbox_db: str = "data/outbox.sqlite3"  # the queue every write goes through
     chat_window_k: int = 10
     chat_history_days: int = 2
     analysts: tuple[str, ...] = ()

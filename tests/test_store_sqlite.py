@@ -88,3 +88,19 @@ def test_an_unusable_path_is_a_store_error(tmp_path) -> None:
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(StoreError):
         SqliteStore(tmp_path / "file" / "chat.sqlite3")
+
+
+def test_a_file_of_the_previous_version_gets_the_new_columns(tmp_path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # the dialogs table as the first version made it
+        db.execute(
+            "CREATE TABLE dialogs (user_id TEXT NOT NULL, request_time TEXT NOT NULL, "
+            "request_id TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, msg TEXT NOT "
+            "NULL, mode TEXT, model_id TEXT, input_tokens INTEGER, output_tokens INTEGER, "
+            "ttft_ms INTEGER, latency_ms INTEGER, status TEXT NOT NULL, feedback TEXT, "
+            "session_id TEXT, day TEXT NOT NULL, UNIQUE (user_id, request_time))"
+        )
+    store = SqliteStore(path)
+    written = make_dialog(trimmed_chars=12)
+    store.put(written)
+    assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [written]

@@ -58,12 +58,16 @@ _UPSERT = (
 )
 
 
+# Columns added since the first files were written, with their types: added on open.
+_ADDED_COLUMNS = {"trimmed_chars": "INTEGER"}
+
+
 def _add_new_columns(db: sqlite3.Connection) -> None:
     """Bring a file written by an earlier version up to the current Dialog fields."""
     have = {row[1] for row in db.execute("PRAGMA table_info(dialogs)")}
-    for name in FIELDS:
+    for name, kind in _ADDED_COLUMNS.items():
         if name not in have:
-            db.execute(f"ALTER TABLE dialogs ADD COLUMN {name} INTEGER")
+            db.execute(f"ALTER TABLE dialogs ADD COLUMN {name} {kind}")
 
 
 # At most this many connections to the file, lent per operation. Streamlit runs every script
