@@ -8,6 +8,7 @@ HTML, event handlers and `javascript:` links in it never run, live or replayed.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -444,3 +445,53 @@ def test_images_in_a_dialog_never_load(app: App, page: Page, image_server: Image
     expect(page.get_by_test_id("stText")).to_contain_text(f"![q-inline]({image_server.url}/")
     _assert_nothing_loaded(page, image_server, "History page")
     _expect_links(main, image_server, ANSWER_IMAGES)
+
+
+# Markdown whose rendering depends on the whole text: a list numbered across paragraphs, a
+# fenced block with blank lines inside, a table, headings.
+RICH_ANSWER = "\n\n".join(
+    [
+        "## 서울 여행 계획",
+        "설명이 있는 문단입니다. **굵게** 그리고 `코드`.",
+        "1. 첫째 날: 경복궁",
+        "2. 둘째 날: 한강 공원",
+        "3. 셋째 날: 남산",
+        "```python\ndef fare(km):\n\n    return 1400 + max(0, km - 10) * 100\n```",
+        "| 교통 | 요금 |\n|---|---|\n| 지하철 | 1,400원 |\n| 버스 | 1,500원 |",
+        "### 마무리",
+        "즐거운 여행 되세요!",
+    ]
+)
+MARKDOWN_HTML = """(message) => Array.from(
+    message.querySelectorAll('[data-testid="stMarkdownContainer"]'), (el) => el.innerHTML
+)"""
+
+
+def _stable(html: list[str]) -> list[str]:
+    """Rendered Markdown without what React generates per page load (ids, class names)."""
+    return [re.sub(r'\s(?:id|aria-labelledby|class|href)="[^"]*"', "", part) for part in html]
+
+
+@pytest.mark.browser
+def test_a_streamed_answer_ends_exactly_as_one_markdown_of_it(app: App, page: Page) -> None:
+    chat = _open_chat_as_new_user(app, page)
+    tokens = re.findall(r"\S+\s*|\s+", RICH_ANSWER)
+    app.bedrock.enqueue(Reply(tokens=tokens, ttft=0.2, token_delay=0.03))
+    chat.input.fill("서울 여행 계획을 표와 코드로 알려줘")
+    chat.input.press("Enter")
+    answer = chat.assistant_messages.last
+
+    # While it streams, finished blocks are elements of their own.
+    expect(answer.get_by_test_id("stMarkdownContainer").nth(2)).to_be_attached(timeout=15_000)
+    expect(answer.get_by_test_id("stFeedback")).to_be_visible(timeout=30_000)
+    live = answer.evaluate(MARKDOWN_HTML)
+
+    # Replayed, the stored answer is drawn by one st.markdown: the live page ends the same.
+    page.reload()
+    expect(chat.assistant_messages).to_have_count(1, timeout=30_000)
+    replayed = chat.assistant_messages.first.evaluate(MARKDOWN_HTML)
+    assert _stable(live) == _stable(replayed) and len(live) == 1
+    html = live[0]
+    assert html.count("<ol") == 1 and len(re.findall(r"<li[\s>]", html)) == 3  # one list
+    assert "<table" in html and "<h2" in html and "<h3" in html
+    assert html.count("<pre") == 1 and "fare" in html and "1400" in html  # one code block

@@ -16,6 +16,7 @@ from chatbot.modes import DEFAULT_MODE
 from chatbot.safety import defuse_images, defuse_stream
 from chatbot.store import Dialog, DialogType, Status, StoreError
 from chatbot.store.outbox import Saved
+from chatbot.streaming import Blocks
 from chatbot.ui import resources
 from chatbot.ui.session import ChatSession
 
@@ -107,8 +108,13 @@ class ChatView:
             typing, answer = st.empty(), st.empty()
             typing.caption(t("typing", self.lang))
             try:
-                with answer:
-                    streamed = st.write_stream(_after_typing(defuse_stream(turn.stream()), typing))
+                # Finished blocks go once, as elements of their own; only the open block is
+                # re-sent, paced (chatbot.streaming): linear bytes, where one write_stream of
+                # the whole answer re-sends all of it on every chunk.
+                with answer.container():
+                    pieces = _after_typing(defuse_stream(turn.stream()), typing)
+                    for block in Blocks(pieces):
+                        st.write_stream(block)
             finally:
                 # Reached on a stop too, where any Streamlit call may raise again: nothing
                 # here calls Streamlit before the partial answer is saved and listed.
@@ -116,9 +122,12 @@ class ChatView:
                 dialog = turn.to_dialog()
                 receipt = self.history.save(dialog)
                 self.chat.add(dialog, self._notice(turn, receipt))
-            shown = streamed if isinstance(streamed, str) else ""  # text chunks give a str
-            if defuse_images(dialog.msg) != shown.strip():  # post-processing changed it
+            # The blocks were a preview: now the answer as one element, exactly as a replay
+            # draws it (lists across paragraphs, post-processing), in one update.
+            if dialog.msg:
                 answer.markdown(defuse_images(dialog.msg))
+            else:
+                answer.empty()
             self._details(dialog, last=True)
 
     def _notice(self, turn: Turn, receipt: Receipt) -> str | None:
