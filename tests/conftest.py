@@ -12,6 +12,7 @@ import streamlit as st
 from chatbot.store.sqlite import SqliteStore
 from harness.isolation import isolated_vars, names_to_remove
 from loopback.bedrock import FakeBedrock
+from loopback.dynamodb import MotoDynamo
 
 
 # The outermost wrapper, so the sort comes after any plugin's reordering (--failed-first, ...).
@@ -33,6 +34,13 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Clients, stores and model lists are cached per process; each test builds its own.
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoDynamo]:
+    """moto's DynamoDB on loopback, one per test session (its state is per process anyway)."""
+    with MotoDynamo() as server:
+        yield server
 
 
 @pytest.fixture

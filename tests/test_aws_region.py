@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from botocore.exceptions import ClientError
@@ -69,12 +68,6 @@ def test_the_model_list_works_with_only_aws_region(monkeypatch: pytest.MonkeyPat
         models = llm.list_models()
     assert models and all(model["model_id"].startswith("anthropic.") for model in models)
     assert [request.operation for request in bedrock.requests] == ["list-foundation-models"]
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoDynamo]:
-    with MotoDynamo() as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ server on loopback, reached by real boto3 over HTTP)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,19 +36,13 @@ WITHOUT_OPTIONAL_FIELDS: dict[str, None] = dict.fromkeys(
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="session")
-def moto_dynamo() -> Iterator[MotoDynamo]:
-    with MotoDynamo() as server:
-        yield server
-
-
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> DialogStore:
     if request.param == "sqlite":
         return SqliteStore(tmp_path / "store.sqlite3")
-    server: MotoDynamo = request.getfixturevalue("moto_dynamo")
+    server: MotoDynamo = request.getfixturevalue("moto_server")
     server.reset()  # keeps the server's memory small: some tests write megabytes
     for name, value in server.env().items():
         monkeypatch.setenv(name, value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,19 +24,13 @@ from tests.factories import NOW, make_dialog
 SECRET = "wJalrXUtnFEMI-this-must-never-be-printed"
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[MotoDynamo]:
-    with MotoDynamo() as running:
-        yield running
-
-
 @pytest.fixture
-def moto(server: MotoDynamo, monkeypatch: pytest.MonkeyPatch) -> MotoDynamo:
-    server.reset()
-    for name, value in server.env().items():
+def moto(moto_server: MotoDynamo, monkeypatch: pytest.MonkeyPatch) -> MotoDynamo:
+    moto_server.reset()
+    for name, value in moto_server.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # moto accepts any secret
-    return server
+    return moto_server
 
 
 @pytest.fixture
