@@ -23,7 +23,8 @@ it follows (the "DOM -> next frame" line says how soon).
     python -m bench.browser [--cold 3] [--turns 10] [--warmup 1] [--ttft 0.3]
                             [--token-delay 0.01] [--tokens 200] [--time-limit 170]
 
-``bench/page_marks.py`` holds the in-page script, shared with ``bench/load.py``. A benchmark,
+``bench/page_marks.py`` holds the in-page script, shared with ``bench/load.py`` and
+``bench/wire.py`` (which also uses this module's clock offset and model timeline). A benchmark,
 not a test: it always exits 0.
 """
 

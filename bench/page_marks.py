@@ -1,5 +1,5 @@
-"""The timing script both browser benchmarks install in every page, how they drive it, and
-what they report about the pages alike.
+"""The timing script the browser benchmarks (browser, load, wire) install in every page, how
+they drive it, and what they report about the pages alike.
 
 In the page a ``MutationObserver`` (installed before any page script) stamps each change with
 ``performance.now()``; ``performance.timeOrigin`` turns that into wall-clock time.
@@ -14,8 +14,12 @@ from bench import common
 # Installed in every page before its own scripts (``add_init_script``). It stamps, with
 # performance.now(): Enter pressed in the chat input, the first time that input is visible
 # and enabled, and, once armed for the assistant message at ``index``, when its answer
-# first contains ``first``, first contains ``last``, and when the stored dialog is redrawn
-# (feedback buttons). The result promise resolves a frame after that, or at the timeout.
+# first contains ``first``, first contains ``last``, each change of the answer's length in
+# non-blank characters (``lengths``: the visible text's timeline), and when the stored dialog
+# is redrawn (feedback buttons). The result promise resolves a frame after that, or at the
+# timeout; ``__bench.marks`` holds the marks so far, for a caller that ends the turn itself.
+# The answer is every Markdown block of the message (captions are not), however many
+# elements it is drawn in.
 PAGE_JS = r"""
 (() => {
   if (window.__bench) return;
@@ -53,12 +57,17 @@ PAGE_JS = r"""
     return null;
   };
 
+  const answerText = (message) => Array.from(
+    message.querySelectorAll('[data-testid="stMarkdownContainer"]'), (block) => block.textContent
+  ).join("");
+
   bench.arm = (index, first, last, timeoutMs) => {
     bench.enter = null;
-    const marks = {
+    const marks = (bench.marks = {
       enter: null, first: null, last: null, done: null,
-      firstFrame: null, lastFrame: null, text: null, timedOut: false,
-    };
+      firstFrame: null, lastFrame: null, text: null, timedOut: false, lengths: [],
+    });
+    let shownLength = 0;
     bench.result = new Promise((resolve) => {
       let finished = false;
       let timer = null;
@@ -75,8 +84,12 @@ PAGE_JS = r"""
         const now = performance.now();
         const message = assistantAt(index);
         if (!message) return;
-        const answer = message.querySelector('[data-testid="stMarkdownContainer"]');
-        const text = answer ? answer.textContent : "";
+        const text = answerText(message);
+        const length = text.replace(/\s+/g, "").length;
+        if (length !== shownLength) {
+          shownLength = length;
+          marks.lengths.push([now, length]);
+        }
         if (marks.first === null && text.includes(first)) {
           marks.first = now;
           requestAnimationFrame(() => { marks.firstFrame = performance.now(); });
@@ -101,10 +114,11 @@ PAGE_JS = r"""
 # Wall-clock (epoch ms) in the page, to compare with this process's time.time().
 PAGE_NOW_JS = "() => performance.timeOrigin + performance.now()"
 # Waits for the chat input to be usable; ``arm`` readies the marks of one answer, which
-# ``result`` resolves to.
+# ``result`` resolves to, and ``marks`` reads as they are.
 INPUT_READY_JS = "() => window.__bench && window.__bench.inputReady !== null"
 ARM_JS = "([i, f, l, t]) => window.__bench.arm(i, f, l, t)"
 RESULT_JS = "() => window.__bench.result"
+MARKS_JS = "() => window.__bench.marks"
 
 
 def versions_line() -> str:

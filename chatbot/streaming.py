@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 # (one re-send of a block of B bytes per B / BYTES_PER_S seconds keeps a paragraph's cost near
 # BYTES_PER_S / (the model's rate) times its size), but never more than MAX_INTERVAL_S, so the
 # page trails the model by less than that.
-MIN_INTERVAL_S = 0.1
+MIN_INTERVAL_S = 0.15
 MAX_INTERVAL_S = 0.2
 BYTES_PER_S = 50_000
 
 # A fence opens or closes a code block, in which blank lines do not end a block.
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_LINE_KEPT = 256
 # A blank line, and the blank lines after it (the next line keeps its indentation).
 _BREAK = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
 
@@ -134,12 +135,14 @@ class Blocks:
         return fence is not None
 
     def _track_fences(self, text: str) -> None:
-        for char in text:
-            if char == "\n":
-                self._fence = _next_fence(self._fence, self._line)
-                self._line = ""
-            else:
-                self._line += char
+        *ended, rest = text.split("\n")
+        if ended:
+            for line in (self._line + ended[0], *ended[1:]):
+                self._fence = _next_fence(self._fence, line)
+            self._line = ""
+        # Only a line's start can make it a fence: a long line is not kept whole (a one-
+        # paragraph answer is one line of 30 KB).
+        self._line = (self._line + rest)[:_LINE_KEPT]
 
 
 def _next_fence(fence: str | None, line: str) -> str | None:

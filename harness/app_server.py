@@ -1,5 +1,5 @@
-"""``streamlit run app.py`` on loopback, pointed at the loopback Bedrock: shared by the
-browser tests and the browser benchmarks.
+"""``streamlit run app.py`` (or another script) on loopback, pointed at the loopback Bedrock:
+shared by the browser tests and the browser benchmarks.
 
 The app gets this process's environment, isolated (``harness.isolation``) and without proxy
 settings, and the fake's endpoint and credentials, so it can reach nothing but loopback.
@@ -45,7 +45,8 @@ def app_env(tmp: Path, fake: FakeBedrock) -> dict[str, str]:
 
 @dataclass
 class AppServer:
-    """``streamlit run app.py`` on a free loopback port, its output in ``tmp/streamlit.log``."""
+    """``streamlit run app.py`` on a free loopback port, its output in ``tmp/streamlit.log``;
+    ``script`` runs another app the same way (a benchmark's baseline)."""
 
     proc: subprocess.Popen[bytes]
     url: str
@@ -55,7 +56,7 @@ class AppServer:
     outbox_db: Path
 
     @classmethod
-    def launch(cls, tmp: Path, fake: FakeBedrock) -> AppServer:
+    def launch(cls, tmp: Path, fake: FakeBedrock, script: Path | str = "app.py") -> AppServer:
         tmp.mkdir(parents=True, exist_ok=True)
         env = app_env(tmp, fake)
         port = free_port()
@@ -65,7 +66,7 @@ class AppServer:
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            str(script),
             "--server.headless",
             "true",
             "--server.port",
