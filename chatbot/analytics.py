@@ -29,11 +29,21 @@ COLUMNS: tuple[str, ...] = (
     "latency_ms",
     "feedback",
     "trimmed_chars",
+    "cache_read_tokens",
+    "cache_write_tokens",
     "session_id",
     "request_id",
     "request_time",
 )
-_NUMBERS = ("input_tokens", "output_tokens", "ttft_ms", "latency_ms", "trimmed_chars")
+_NUMBERS = (
+    "input_tokens",
+    "output_tokens",
+    "ttft_ms",
+    "latency_ms",
+    "trimmed_chars",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
 
 
 def time_zone(name: str | None) -> str:

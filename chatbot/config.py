@@ -48,6 +48,8 @@ class Settings:
     # (unset) is True locally but False on Community Cloud, where the URL is public.
     allow_local_mode: bool | None = None
     chat_max_input_chars: int = 8000
+    # Cache points in the prompt (chatbot.caching); off for a gateway or model that refuses them.
+    chat_prompt_cache: bool = True
 
     @classmethod
     def load(

@@ -12,6 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
+from chatbot.caching import with_cache_points
 from chatbot.documents import summarize
 from chatbot.errors import error_code
 from chatbot.language import is_korean
@@ -57,6 +58,7 @@ class TurnContext:
     session_id: str | None = None
     memory: Sequence[BaseMessage] = ()
     window_k: int = 0
+    prompt_cache: bool = True  # cache points in the prompt (chatbot.caching)
 
 
 class Turn:
@@ -147,6 +149,7 @@ class Turn:
     def to_dialog(self) -> Dialog:
         """The finished turn (complete, failed or stopped) as a dialog; no side effects."""
         usage = self.usage
+        cached = usage.get("input_token_details", {}) if usage else {}
         return Dialog(
             user_id=self.context.user_id,
             request_time=self.request_time,
@@ -162,6 +165,8 @@ class Turn:
             latency_ms=self.latency_ms,
             status=self.status,
             session_id=self.context.session_id,
+            cache_read_tokens=cached.get("cache_read"),
+            cache_write_tokens=cached.get("cache_creation"),
         )
 
 
@@ -186,6 +191,8 @@ def chat_turn(context: TurnContext, mode: Mode, question: str) -> Turn:
     fails the turn like any other call, with its message and a retry.
     """
     messages = prompt_messages(mode, question, context.memory, context.window_k)
+    if context.prompt_cache:
+        messages = with_cache_points(messages, context.model_id)
     return Turn(
         context=context,
         source=lambda: context.model().stream(messages),

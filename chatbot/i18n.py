@@ -39,6 +39,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "입력 {input} · 출력 {output} 토큰 · 첫 토큰 {ttft} ms · 전체 {latency} ms",
         "{input} in · {output} out tokens · first token {ttft} ms · total {latency} ms",
     ),
+    "usage_cache": (
+        "입력 중 캐시에서 읽음 {read} · 캐시에 씀 {write}",
+        "of the input, {read} read from the cache · {write} written to it",
+    ),
     "stopped": ("답변을 중단했습니다.", "You stopped the answer."),
     "no_answer": (
         "이 질문에는 답변을 받지 못했습니다.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_messages
 
@@ -18,17 +19,37 @@ WINDOW_MAX_CHARS = 24_000
 REPLAYED_ANSWER_CHARS = 100
 
 
+def window_step(k: int) -> int:
+    """How many exchanges the window drops at once: half of it, rounded up."""
+    return max(1, (k + 1) // 2)
+
+
 def window(
     messages: Sequence[BaseMessage], k: int, max_chars: int = WINDOW_MAX_CHARS
 ) -> list[BaseMessage]:
-    """The last ``k`` exchanges of ``messages``, fewer if they exceed ``max_chars``."""
+    """The newest exchanges of ``messages``: at most ``k`` of them and ``max_chars`` in all.
+
+    The window's first exchange moves in steps of ``window_step(k)`` exchanges counted from
+    the conversation's start, not one exchange a turn: from one turn to the next the window
+    mostly grows at its end, so the prompt prefix cached up to it (``chatbot.caching``) stays
+    valid. Once the conversation is longer than ``k``, it holds ``k - step + 1`` to ``k``.
+    """
     if k <= 0:
         return []
-    last_k = trim_messages(
-        messages, max_tokens=2 * k, token_counter=len, strategy="last", start_on="human"
-    )
+    starts = [i for i, message in enumerate(messages) if isinstance(message, HumanMessage)]
+    # chars_from[i]: the characters of messages[i:]
+    chars_from = [*accumulate((len(m.text) for m in reversed(messages)), initial=0)][::-1]
+    step = window_step(k)
+    while True:
+        for first in range(0, len(starts), step):
+            if len(starts) - first <= k and chars_from[starts[first]] <= max_chars:
+                return list(messages[starts[first] :])
+        if step == 1:
+            break
+        step = (step + 1) // 2  # the newest step alone is over max_chars: finer steps
+    # The newest exchange alone is over max_chars.
     return trim_messages(
-        last_k,
+        messages,
         max_tokens=max_chars,
         token_counter=lambda msgs: sum(len(m.text) for m in msgs),
         strategy="last",

@@ -9,6 +9,7 @@ Unmodified boto3 / langchain-aws clients reach it through ``AWS_ENDPOINT_URL_BED
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import signal
@@ -17,8 +18,8 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,6 +29,7 @@ from loopback import recorder
 __all__ = [
     "FAULTS",
     "FakeBedrock",
+    "PromptCache",
     "RecordedRequest",
     "Reply",
     "demo_responder",
@@ -116,12 +118,85 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def estimate_input_tokens(body: dict[str, Any]) -> int:
-    chars = sum(len(t) for t in _texts(body.get("system")))
+def _prompt_blocks(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The request's prompt in order, block by block, each with its role."""
+    for block in body.get("system") or []:
+        if isinstance(block, dict):
+            yield "system", block
     for message in body.get("messages") or []:
-        if isinstance(message, dict):
-            chars += sum(len(t) for t in _texts(message.get("content")))
-    return max(1, chars // 4)
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            for block in message["content"]:
+                if isinstance(block, dict):
+                    yield str(message.get("role")), block
+
+
+def _tokens(utf8_bytes: int) -> int:
+    """The fake's tokenizer: four UTF-8 bytes a token (English ~4 characters, Hangul 0.75)."""
+    return utf8_bytes // 4
+
+
+def _block_bytes(block: dict[str, Any]) -> int:
+    text = block.get("text")
+    return len(text.encode()) if isinstance(text, str) else 0
+
+
+def estimate_input_tokens(body: dict[str, Any]) -> int:
+    return max(1, _tokens(sum(_block_bytes(block) for _, block in _prompt_blocks(body))))
+
+
+class PromptCache:
+    """Bedrock's prompt cache, as the fake models it.
+
+    The prefix of a request's prompt up to a ``cachePoint`` block is written to the cache if
+    it has at least ``min_tokens``. A later request to the same model whose prompt repeats a
+    cached prefix, ending at one of its own cache points or at one of the 20 block boundaries
+    before one (Claude looks back that far), reads it instead. An entry lives ``ttl`` seconds
+    from its last use.
+    """
+
+    LOOKBACK_BLOCKS = 20
+
+    def __init__(self, min_tokens: int = 1024, ttl: float = 300.0) -> None:
+        self.min_tokens = min_tokens
+        self.ttl = ttl
+        self._expiry: dict[str, float] = {}  # prefix digest -> monotonic time it expires
+        self._lock = threading.Lock()
+
+    def use(self, model_id: str, body: dict[str, Any]) -> tuple[int, int] | None:
+        """Tokens (read from, written to) the cache by this request; None without points."""
+        boundaries: list[tuple[str, int]] = []  # (prefix digest, prefix tokens) per block
+        points: list[int] = []  # indexes into boundaries where a cache point follows
+        digest, size = hashlib.sha256(model_id.encode()), 0
+        for role, block in _prompt_blocks(body):
+            if "cachePoint" in block:
+                if boundaries:
+                    points.append(len(boundaries) - 1)
+                continue
+            digest.update(json.dumps([role, block], sort_keys=True).encode())
+            size += _block_bytes(block)
+            boundaries.append((digest.hexdigest(), _tokens(size)))
+        if not points:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            read = max((self._hit(boundaries, point, now) for point in points), default=0)
+            written = 0
+            for point in points:
+                key, tokens = boundaries[point]
+                if tokens >= self.min_tokens:
+                    if self._expiry.get(key, 0.0) <= now:
+                        written = max(written, tokens)
+                    self._expiry[key] = now + self.ttl
+        return read, max(0, written - read)
+
+    def _hit(self, boundaries: list[tuple[str, int]], point: int, now: float) -> int:
+        """Tokens of the longest cached prefix at ``point`` or up to 20 blocks before it."""
+        for index in range(point, max(-1, point - self.LOOKBACK_BLOCKS - 1), -1):
+            key, tokens = boundaries[index]
+            if self._expiry.get(key, 0.0) > now:
+                self._expiry[key] = now + self.ttl
+                return tokens
+        return 0
 
 
 def demo_responder(request: RecordedRequest) -> Reply:
@@ -268,23 +343,42 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.fault in FAULTS:
             self._send_error(*FAULTS[reply.fault])
             return
+        fake = self.server.fake
+        cached = fake.prompt_cache.use(request.model_id, body)
+        if cached and cached[0]:  # a cache hit: the cached prefix is not computed again
+            reply = replace(reply, ttft=max(0.0, reply.ttft - fake.cache_hit_saving))
         try:
             if request.operation == "converse":
-                self._converse(request, reply, started)
+                self._converse(request, reply, started, cached)
             else:
-                self._converse_stream(request, reply, started)
+                self._converse_stream(request, reply, started, cached)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def _usage(self, request: RecordedRequest, output_tokens: int) -> dict[str, int]:
+    def _usage(
+        self, request: RecordedRequest, output_tokens: int, cached: tuple[int, int] | None
+    ) -> dict[str, int]:
+        """Bedrock's usage: ``inputTokens`` are those neither read from nor written to the
+        cache; the cache's two counts only when the request had cache points."""
         input_tokens = estimate_input_tokens(request.body)
+        usage = {"outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens}
+        if cached is None:
+            return {"inputTokens": input_tokens, **usage}
+        read, written = cached
         return {
-            "inputTokens": input_tokens,
-            "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
+            "inputTokens": max(0, input_tokens - read - written),
+            "cacheReadInputTokens": read,
+            "cacheWriteInputTokens": written,
+            **usage,
         }
 
-    def _converse(self, request: RecordedRequest, reply: Reply, started: float) -> None:
+    def _converse(
+        self,
+        request: RecordedRequest,
+        reply: Reply,
+        started: float,
+        cached: tuple[int, int] | None,
+    ) -> None:
         tokens = reply.token_list()
         if reply.fault == MIDSTREAM:
             # Converse has no stream to break; surface it the way Bedrock does for a failed model.
@@ -301,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "message": {"role": "assistant", "content": [{"text": "".join(tokens)}]}
                 },
                 "stopReason": "end_turn",
-                "usage": self._usage(request, len(tokens)),
+                "usage": self._usage(request, len(tokens), cached),
                 "metrics": {"latencyMs": latency_ms},
             },
         )
@@ -310,7 +404,13 @@ class _Handler(BaseHTTPRequestHandler):
         # wfile is unbuffered (wbufsize = 0), so each chunk leaves the process immediately.
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
-    def _converse_stream(self, request: RecordedRequest, reply: Reply, started: float) -> None:
+    def _converse_stream(
+        self,
+        request: RecordedRequest,
+        reply: Reply,
+        started: float,
+        cached: tuple[int, int] | None,
+    ) -> None:
         tokens = reply.token_list()
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.amazon.eventstream")
@@ -348,7 +448,7 @@ class _Handler(BaseHTTPRequestHandler):
                 encode_event(
                     "metadata",
                     {
-                        "usage": self._usage(request, sent),
+                        "usage": self._usage(request, sent, cached),
                         "metrics": {"latencyMs": latency_ms},
                     },
                 )
@@ -375,10 +475,16 @@ class FakeBedrock:
         token_delay: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        cache_min_tokens: int = 1024,
+        cache_hit_saving: float = 0.0,
     ) -> None:
+        """``cache_min_tokens``: the model's minimum cacheable prefix; ``cache_hit_saving``:
+        seconds a prompt-cache hit takes off a reply's time to first token."""
         self.responder: Responder = responder or self._default_responder
         self.ttft = ttft
         self.token_delay = token_delay
+        self.prompt_cache = PromptCache(cache_min_tokens)
+        self.cache_hit_saving = cache_hit_saving
         self.requests: list[RecordedRequest] = []
         self._host = host
         self._port = port
@@ -472,6 +578,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--ttft", type=float, default=0.3, help="seconds before the first token")
     parser.add_argument("--token-delay", type=float, default=0.01, help="seconds between tokens")
+    parser.add_argument(
+        "--cache-hit-saving", type=float, default=0.0, help="seconds a cache hit saves"
+    )
     args = parser.parse_args(argv)
 
     def responder(request: RecordedRequest) -> Reply:
@@ -479,7 +588,9 @@ def main(argv: list[str] | None = None) -> None:
         reply.ttft, reply.token_delay = args.ttft, args.token_delay
         return reply
 
-    fake = FakeBedrock(responder, host=args.host, port=args.port).start()
+    fake = FakeBedrock(
+        responder, host=args.host, port=args.port, cache_hit_saving=args.cache_hit_saving
+    ).start()
     for key, value in fake.env().items():
         print(f"export {key}={value}")
     print(f"# fake Bedrock listening on {fake.url} (Ctrl-C to stop)", flush=True)

@@ -25,6 +25,8 @@ def make_dialog(user: str = "alice", at: datetime = NOW, **changes: object) -> D
         mode="normal",
         model_id="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
         input_tokens=12,
+        cache_read_tokens=8,  # of the 12
+        cache_write_tokens=2,
         output_tokens=34,
         ttft_ms=300,
         latency_ms=2300,

@@ -91,6 +91,25 @@ def test_follow_up_questions_reach_the_model_with_the_earlier_exchanges(
     assert len(shown(at)) == 6
 
 
+def test_a_follow_up_reads_the_conversation_from_the_prompt_cache_and_says_so(
+    bedrock: FakeBedrock,
+) -> None:
+    long_answer = "서울의 지하철은 노선이 많고 편리합니다. " * 100  # 5,700 bytes
+    bedrock.enqueue(*[Reply(text=long_answer)] * 3)
+    at = open_app()
+    for question in (SEOUL, FARE, TRANSFER):
+        at = send(at, question)
+    captions = [message.caption[0].value for message in at.chat_message[1::2]]
+    rows = store_rows()
+    assert "cache" not in captions[0]  # nothing to cache before there is a window
+    written = rows[1].cache_write_tokens
+    assert rows[1].cache_read_tokens == 0 and written > 0
+    assert f"0 read from the cache · {written} written to it" in captions[1]
+    # The third turn reads what the second wrote (its window is the second's plus one).
+    assert rows[2].cache_read_tokens == written
+    assert f"of the input, {written} read from the cache" in captions[2]
+
+
 def test_a_translation_turn_does_not_enter_the_memory(bedrock: FakeBedrock) -> None:
     at = send(open_app(), SEOUL)
     at.selectbox(key="mode").set_value("translation").run()

@@ -227,3 +227,38 @@ def test_a_document_summary_is_a_document_dialog(
     assert (dialog.type, dialog.body, dialog.mode) == ("document", "소개.txt", "summary")
     assert "<document>" in bedrock.requests[-1].body["messages"][0]["content"][0]["text"]
     assert memory == []
+
+
+def _cache_points(request) -> int:
+    blocks = [*request.body.get("system", [])]
+    for message in request.body["messages"]:
+        blocks += message["content"]
+    return sum("cachePoint" in block for block in blocks)
+
+
+@pytest.mark.parametrize("prompt_cache", [True, False])
+def test_a_conversation_reads_its_window_from_the_prompt_cache_and_stores_the_counts(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore, prompt_cache: bool
+) -> None:
+    answer = "서울의 지하철은 노선이 많고 편리합니다. " * 100  # 2,300 characters, 5,700 bytes
+    dialogs = []
+    for index in range(4):
+        bedrock.enqueue(Reply(text=answer))
+        context = TurnContext(
+            model, MODEL_ID, "alice", "s1", memory=memory, window_k=10, prompt_cache=prompt_cache
+        )
+        current = chat_turn(context, MODES["normal"], f"질문 {index}")
+        list(current.stream())
+        dialogs.append(finish(current, store, memory))
+    assert stored(store) == dialogs
+    if not prompt_cache:
+        assert all(_cache_points(request) == 0 for request in bedrock.requests)
+        assert all(d.cache_read_tokens == d.cache_write_tokens == 0 for d in dialogs)
+        return
+    # Turn 1 has no window; from turn 2 the window's end carries a point, and from turn 3
+    # the previous turn's cached prefix is read.
+    assert [_cache_points(request) for request in bedrock.requests] == [0, 1, 1, 1]
+    assert dialogs[1].cache_read_tokens == 0 and dialogs[1].cache_write_tokens > 0
+    assert all(d.cache_read_tokens > 0 and d.cache_write_tokens > 0 for d in dialogs[2:])
+    # Langchain's input_tokens is the whole prompt: billed in full, read and written.
+    assert all(d.input_tokens > d.cache_read_tokens + d.cache_write_tokens for d in dialogs[2:])

@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessageChunk
 
 from loopback.bedrock import (
     FakeBedrock,
+    PromptCache,
     RecordedRequest,
     Reply,
     encode_event,
@@ -161,7 +162,7 @@ def test_langchain_stream(server: FakeBedrock, client: Any) -> None:
     assert isinstance(total, AIMessageChunk)
     assert total.usage_metadata is not None
     assert total.usage_metadata["output_tokens"] == len(split_tokens(reply))
-    assert total.usage_metadata["input_tokens"] == max(1, len("Bedrock이 뭐야?") // 4)
+    assert total.usage_metadata["input_tokens"] == len("Bedrock이 뭐야?".encode()) // 4
     assert server.requests[-1].operation == "converse-stream"
 
 
@@ -321,3 +322,89 @@ def test_accepted_sockets_disable_nagle(server: FakeBedrock) -> None:
 def test_unknown_fault_is_rejected_at_construction() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         Reply(fault="throttled")
+
+
+CACHE_POINT = {"cachePoint": {"type": "default"}}
+
+
+def cached_usage(client: Any, system: list, messages: list, model: str = MODEL_ID) -> dict:
+    usage = client.converse(modelId=model, system=system, messages=messages)["usage"]
+    return {
+        key: usage.get(key)
+        for key in ("inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+    }
+
+
+def test_a_prefix_up_to_a_cache_point_is_written_once_then_read(
+    server: FakeBedrock, client: Any
+) -> None:
+    system = [{"text": "규칙 " * 1000}, CACHE_POINT]  # 7,000 bytes: 1,750 tokens
+    first = cached_usage(client, system, user("질문"))
+    assert first == {"inputTokens": 1, "cacheReadInputTokens": 0, "cacheWriteInputTokens": 1750}
+    again = cached_usage(client, system, user("다른 질문"))
+    assert again == {"inputTokens": 3, "cacheReadInputTokens": 1750, "cacheWriteInputTokens": 0}
+    other_model = cached_usage(client, system, user("질문"), model="anthropic.other-v1:0")
+    assert other_model["cacheWriteInputTokens"] == 1750  # each model has its own cache
+
+
+def test_a_prefix_under_the_minimum_is_not_cached_and_no_points_no_counts(
+    server: FakeBedrock, client: Any
+) -> None:
+    short = [{"text": "규칙 " * 100}, CACHE_POINT]  # 175 tokens
+    for _ in range(2):
+        usage = cached_usage(client, short, user("질문"))
+        assert usage["cacheReadInputTokens"] == usage["cacheWriteInputTokens"] == 0
+    plain = cached_usage(client, [{"text": "규칙 " * 1000}], user("질문"))
+    assert plain["cacheReadInputTokens"] is None and plain["cacheWriteInputTokens"] is None
+
+
+def test_a_cache_point_moved_on_reads_the_earlier_prefix_looking_back(
+    server: FakeBedrock, client: Any
+) -> None:
+    """The next turn's point is two blocks after the last turn's: Claude finds it anyway."""
+    system = [{"text": "system"}]
+    q1, a1 = "첫 질문 " * 300, "첫 답변 " * 300
+    through_a1 = len(("system" + q1 + a1).encode()) // 4  # 1,651 tokens
+    turn1 = [
+        {"role": "user", "content": [{"text": q1}]},
+        {"role": "assistant", "content": [{"text": a1}, CACHE_POINT]},
+        {"role": "user", "content": [{"text": "둘째 질문"}]},
+    ]
+    assert cached_usage(client, system, turn1)["cacheWriteInputTokens"] == through_a1
+    turn2 = [
+        {"role": "user", "content": [{"text": q1}]},
+        {"role": "assistant", "content": [{"text": a1}]},
+        {"role": "user", "content": [{"text": "둘째 질문"}]},
+        {"role": "assistant", "content": [{"text": "둘째 답변"}, CACHE_POINT]},
+        {"role": "user", "content": [{"text": "셋째 질문"}]},
+    ]
+    usage = cached_usage(client, system, turn2)
+    through_a2 = len(("system" + q1 + a1 + "둘째 질문" + "둘째 답변").encode()) // 4
+    assert usage["cacheReadInputTokens"] == through_a1
+    assert usage["cacheWriteInputTokens"] == through_a2 - through_a1
+
+
+def test_a_cache_hit_shortens_the_time_to_first_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeBedrock(ttft=0.5, cache_hit_saving=0.5) as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        client = boto3.client("bedrock-runtime", config=NO_RETRY)
+        system = [{"text": "규칙 " * 1000}, CACHE_POINT]
+        seconds = []
+        for _ in range(2):
+            started = time.perf_counter()
+            client.converse(modelId=MODEL_ID, system=system, messages=user("질문"))
+            seconds.append(time.perf_counter() - started)
+    assert seconds[0] >= 0.5 > seconds[1]  # the first writes the cache, the second hits it
+
+
+def test_cache_entries_expire_after_their_ttl_from_their_last_use() -> None:
+    cache = PromptCache(min_tokens=10, ttl=0.2)
+    body = {"system": [{"text": "x" * 400}, CACHE_POINT], "messages": user("q")}
+    assert cache.use(MODEL_ID, body) == (0, 100)
+    time.sleep(0.12)
+    assert cache.use(MODEL_ID, body) == (100, 0)  # a hit renews the entry
+    time.sleep(0.12)
+    assert cache.use(MODEL_ID, body) == (100, 0)
+    time.sleep(0.3)
+    assert cache.use(MODEL_ID, body) == (0, 100)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from chatbot.memory import REPLAYED_ANSWER_CHARS, replayed_messages, window
+from chatbot.memory import REPLAYED_ANSWER_CHARS, replayed_messages, window, window_step
 from chatbot.store.base import Dialog
 from tests.factories import make_dialog
 
@@ -50,3 +50,32 @@ def test_replay_seeds_only_complete_conversations_with_shortened_answers() -> No
     messages = replayed_messages(dialogs)
     assert [m.content for m in messages[::2]] == ["question 1", "question 5"]
     assert all(len(m.content) == REPLAYED_ANSWER_CHARS for m in messages[1::2])
+
+
+def test_window_drops_its_oldest_exchanges_half_a_window_at_a_time() -> None:
+    """So the prompt prefix up to the window's end stays the same from turn to turn."""
+    k, previous, jumps = 10, None, 0
+    for n in range(1, 41):
+        kept = window(_exchanges(n), k=k)
+        exchanges = len(kept) // 2
+        assert exchanges <= k and kept[-1].content == f"answer{n - 1}"
+        assert exchanges >= min(n, k - window_step(k) + 1)
+        if previous is not None and kept[: len(previous)] != previous:
+            jumps += 1  # the window moved on: its prefix changed this turn
+        previous = kept
+    assert window_step(k) == 5 and jumps == 6  # at 11, 16, ..., 36 exchanges: every 5th turn
+
+
+def test_the_size_bound_also_moves_in_steps() -> None:
+    windows = [
+        window(_exchanges(n, answer="x" * 1000), k=50, max_chars=10_000) for n in (9, 10, 11)
+    ]
+    assert [m.content for m in windows[0][::2]] == [f"q{i}" for i in range(9)]
+    # 10 exchanges are over 10,000 characters: the window moves on by a step (finer than
+    # 25 here, since 25 would leave nothing) and then stays put, rather than sliding by one.
+    assert windows[1][0].content == windows[2][0].content == "q7"
+    assert all(sum(len(m.text) for m in kept) <= 10_000 for kept in windows)
+
+
+def test_an_exchange_over_the_size_bound_alone_leaves_the_window_empty() -> None:
+    assert window(_exchanges(3, answer="x" * 20_000), k=10, max_chars=10_000) == []

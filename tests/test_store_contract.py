@@ -31,7 +31,17 @@ from tests.factories import NOW, make_dialog
 
 # What an item of the original system has none of.
 WITHOUT_OPTIONAL_FIELDS: dict[str, None] = dict.fromkeys(
-    ("mode", "model_id", "input_tokens", "output_tokens", "ttft_ms", "latency_ms", "session_id")
+    (
+        "mode",
+        "model_id",
+        "input_tokens",
+        "output_tokens",
+        "ttft_ms",
+        "latency_ms",
+        "session_id",
+        "cache_read_tokens",
+        "cache_write_tokens",
+    )
 )
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -77,6 +87,7 @@ def test_every_field_round_trips(store: DialogStore) -> None:
     assert got == written
     # Decimal(12) == 12, so equality alone would let DynamoDB's Decimals through.
     counts = (got.input_tokens, got.output_tokens, got.ttft_ms, got.latency_ms)
+    counts += (got.cache_read_tokens, got.cache_write_tokens)
     assert all(type(value) is int for value in counts)
 
 

@@ -90,6 +90,10 @@ class Dialog(NamedTuple):
     feedback: str | None = None
     session_id: str | None = None
     trimmed_chars: int | None = None  # characters cut from body and msg to fit MAX_DIALOG_BYTES
+    # Of input_tokens, those read from Bedrock's prompt cache and those written to it; the
+    # rest were billed at the full input price.
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
     @property
     def day(self) -> str:

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS dialogs (
     feedback TEXT,
     session_id TEXT,
     trimmed_chars INTEGER,
+    cache_read_tokens INTEGER,
+    cache_write_tokens INTEGER,
     day TEXT NOT NULL,
     UNIQUE (user_id, request_time)
 );
@@ -59,7 +61,11 @@ _UPSERT = (
 
 
 # Columns added since the first files were written, with their types: added on open.
-_ADDED_COLUMNS = {"trimmed_chars": "INTEGER"}
+_ADDED_COLUMNS = {
+    "trimmed_chars": "INTEGER",
+    "cache_read_tokens": "INTEGER",
+    "cache_write_tokens": "INTEGER",
+}
 
 
 def _add_new_columns(db: sqlite3.Connection) -> None:

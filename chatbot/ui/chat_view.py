@@ -53,16 +53,18 @@ class ChatView:
         """Under an answer: its status or notice, usage and timings, and the feedback."""
         self._show_status(dialog, last)
         if dialog.output_tokens is not None:
-            st.caption(
-                t(
-                    "usage",
-                    self.lang,
-                    input=dialog.input_tokens,
-                    output=dialog.output_tokens,
-                    ttft=dialog.ttft_ms,
-                    latency=dialog.latency_ms,
-                )
+            usage = t(
+                "usage",
+                self.lang,
+                input=dialog.input_tokens,
+                output=dialog.output_tokens,
+                ttft=dialog.ttft_ms,
+                latency=dialog.latency_ms,
             )
+            if dialog.cache_read_tokens or dialog.cache_write_tokens:
+                read, write = dialog.cache_read_tokens or 0, dialog.cache_write_tokens or 0
+                usage += " · " + t("usage_cache", self.lang, read=read, write=write)
+            st.caption(usage)
         if dialog.status == Status.COMPLETE:
             st.feedback(
                 "thumbs",
