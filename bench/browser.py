@@ -5,23 +5,35 @@ every request with ``--tokens`` text deltas, ``--ttft`` seconds before the first
 ``--token-delay`` seconds between the others. Headless Chromium (Debian's, with the flags of
 ``harness/chromium.py``) measures:
 
-- cold start, ``--cold`` times: from launching ``streamlit run`` (a new server process each
-  time, fresh SQLite files, a new browser context so nothing is cached) to the chat input
-  visible and enabled in the page. The browser itself is already running.
-- per turn, ``--turns`` questions in one page (after ``--warmup`` untimed ones): Enter pressed
-  -> first answer text in the assistant message, Enter -> last token in it, and Enter -> the
-  stored dialog redrawn (feedback buttons). Against the model's own timeline: the fake's
-  replies stamp the wall-clock time each token was written to the socket (``Reply.token_list``
-  is overridden to hand out a list that records each hand-out), so "model first token -> first
-  text visible" is what the pipeline (botocore, LangChain, Streamlit, websocket, React) adds.
+- cold start, ``--cold`` times for each of two apps, interleaved: the app, and as the baseline
+  a hello-world chat (``st.chat_input``, ``st.chat_message``, ``st.write_stream``; no AWS, no
+  LangChain) launched the same way (``harness/app_server.py``). From launching ``streamlit
+  run`` (a new server process each time, fresh SQLite files, a new browser context so nothing
+  is cached) to the chat input visible and enabled in the page; the ratio of the medians,
+  app / hello world, against the goal of issue 9. The browser itself is already running.
+- the first answer after a cold start: in each cold-started page of the app, the first question
+  is asked ``--ask-after`` seconds after the chat input is usable (2 by default, less than
+  anyone takes to type a question; 0 is the worst case for work the app does once its page is
+  drawn), with the same figures as the turns below.
+- per turn, ``--turns`` questions in a new page of the last server (after ``--warmup``
+  untimed ones): Enter pressed -> first answer text in the assistant message, Enter -> last
+  token in it, and Enter -> the stored dialog redrawn (feedback buttons). Against the model's
+  own timeline: the fake's replies stamp the wall-clock time each token was written to the
+  socket (``Reply.token_list`` is overridden to hand out a list that records each hand-out), so
+  "model first token -> first text visible" is what the pipeline (botocore, LangChain,
+  Streamlit, websocket, React) adds.
+
+``--app-dir`` runs the same benchmark against another checkout's ``app.py`` (a worktree of an
+older commit, say), next to the same hello world, to compare before and after a change.
 
 In the page a ``MutationObserver`` (installed before any page script) stamps each change with
 ``performance.now()``; ``performance.timeOrigin`` turns that into wall-clock time, checked
 against this process's clock. A change is stamped when it is in the DOM; the frame that paints
 it follows (the "DOM -> next frame" line says how soon).
 
-    python -m bench.browser [--cold 3] [--turns 10] [--warmup 1] [--ttft 0.3]
-                            [--token-delay 0.01] [--tokens 200] [--time-limit 170]
+    python -m bench.browser [--cold 5] [--turns 10] [--warmup 1] [--ttft 0.3]
+                            [--token-delay 0.01] [--tokens 200] [--ask-after 2]
+                            [--app-dir DIR] [--time-limit 240]
 
 ``bench/page_marks.py`` holds the in-page script, shared with ``bench/load.py`` and
 ``bench/wire.py`` (which also uses this module's clock offset and model timeline). A benchmark,
@@ -40,6 +52,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.common import (
+    ROOT,
     ModelTiming,
     add_model_args,
     errors_noted,
@@ -65,6 +78,31 @@ from loopback.bedrock import FakeBedrock, RecordedRequest, Reply, last_user_text
 
 LAG_GOAL_MS = 100.0  # the classic limit of "instantaneous" (Nielsen): the pipeline's share
 COLD_GOAL_S = 10.0  # the classic limit of keeping attention (Nielsen): launch to a usable page
+COLD_RATIO_GOAL = 1.3  # issue 9: the app's cold start at most 1.3 x a hello-world chat's
+HELLO, APP = "hello world", "app"
+
+# The cold-start baseline: the least a Streamlit chat is. It streams a canned answer, so it
+# imports neither boto3 nor LangChain.
+HELLO_APP = '''\
+"""A hello-world Streamlit chat: bench/browser.py's cold-start baseline."""
+
+import time
+
+import streamlit as st
+
+
+def answer(question):
+    for word in f"You said: {question}".split():
+        time.sleep(0.01)
+        yield word + " "
+
+
+if question := st.chat_input("Ask something"):
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"):
+        st.write_stream(answer(question))
+'''
 
 # --- pages --------------------------------------------------------------------------------------
 
@@ -193,29 +231,24 @@ def wait_input_ready(page: Page, timeout_s: float = STARTUP_TIMEOUT_S) -> float:
 
 
 def cold_start(
-    browser: Browser, tmp: Path, fake: FakeBedrock, offhost: list[str]
-) -> tuple[ColdStart, AppServer]:
-    """One launch of the server to a usable page; returns the sample and the running server."""
-    server = AppServer.launch(tmp, fake)
-    try:
-        healthy = server.wait_healthy()
-        page = open_page(browser, server.url, "bench-cold", offhost)
-        ready = wait_input_ready(page)
-        offset, _ = clock_offset(page)
-        origin = float(page.evaluate("() => performance.timeOrigin"))
-        load_end = float(
-            page.evaluate("() => performance.getEntriesByType('navigation')[0].loadEventEnd")
-        )
-        interactive = (origin + ready - offset) / 1000
-        loaded = (origin + load_end - offset) / 1000
-        page.context.close()
-    except BaseException:
-        server.stop()
-        raise
+    browser: Browser, server: AppServer, offhost: list[str]
+) -> tuple[ColdStart, Page, float]:
+    """``server``, just launched, to a usable chat input in a new page: the sample, the page
+    (left open) and its clock offset."""
+    healthy = server.wait_healthy()
+    page = open_page(browser, server.url, "bench-cold", offhost)
+    ready = wait_input_ready(page)
+    offset, _ = clock_offset(page)
+    origin = float(page.evaluate("() => performance.timeOrigin"))
+    load_end = float(
+        page.evaluate("() => performance.getEntriesByType('navigation')[0].loadEventEnd")
+    )
+    interactive = (origin + ready - offset) / 1000
+    loaded = (origin + load_end - offset) / 1000
     sample = ColdStart(
         healthy - server.launched, loaded - server.launched, interactive - server.launched
     )
-    return sample, server
+    return sample, page, offset
 
 
 def run_turn(
@@ -273,7 +306,8 @@ def _turn_row(s: TurnSample) -> str:
 class Run:
     """What a run gathered, printed at the end whatever went wrong."""
 
-    colds: list[ColdStart] = field(default_factory=list)
+    colds: dict[str, list[ColdStart]] = field(default_factory=lambda: {HELLO: [], APP: []})
+    first_answers: list[TurnSample] = field(default_factory=list)  # right after a cold start
     samples: list[TurnSample] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     offhost: list[str] = field(default_factory=list)  # the browser's requests off loopback
@@ -287,14 +321,25 @@ class Run:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold", type=int, default=3, help="server restarts for cold start")
+    parser.add_argument("--cold", type=int, default=5, help="cold starts of each app")
     parser.add_argument("--turns", type=int, default=10, help="timed turns in one page")
     parser.add_argument("--warmup", type=int, default=1, help="untimed turns before them")
     add_model_args(parser, tokens=200, tokens_help="text deltas per answer")
     parser.add_argument(
-        "--time-limit", type=float, default=170, help="seconds; no new run or turn after it"
+        "--ask-after",
+        type=float,
+        default=2.0,
+        help="seconds from a usable chat input to the first question after a cold start",
+    )
+    parser.add_argument(
+        "--app-dir", type=Path, default=ROOT, help="the checkout whose app.py is measured"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=240, help="seconds; no new run or turn after it"
     )
     args = parser.parse_args(argv)
+    if not (args.app_dir / "app.py").is_file():
+        parser.error(f"no app.py in {args.app_dir}")
     args.cold, args.turns, args.warmup = max(1, args.cold), max(1, args.turns), max(0, args.warmup)
     args.tokens = max(2, args.tokens)
     return args
@@ -308,7 +353,7 @@ def measure(args: argparse.Namespace, bedrock: TimedBedrock, fake: FakeBedrock, 
         print(f"chromium {browser.version} (headless)")
         server: AppServer | None = None
         try:
-            server = cold_starts(browser, tmp, fake, args.cold, deadline, run)
+            server = cold_starts(browser, tmp, fake, bedrock, args, deadline, run)
             ask_turns(browser, server, bedrock, args, deadline, run)
         finally:
             browser.close()
@@ -318,21 +363,51 @@ def measure(args: argparse.Namespace, bedrock: TimedBedrock, fake: FakeBedrock, 
 
 
 def cold_starts(
-    browser: Browser, tmp: Path, fake: FakeBedrock, runs: int, deadline: float, run: Run
+    browser: Browser,
+    tmp: Path,
+    fake: FakeBedrock,
+    bedrock: TimedBedrock,
+    args: argparse.Namespace,
+    deadline: float,
+    run: Run,
 ) -> AppServer:
-    """``runs`` launches to a usable page, each server stopped when the next starts; the last
-    one is returned running."""
+    """``args.cold`` launches of each app to a usable page, interleaved (hello world, app,
+    hello world, ...), one server at a time; in each page of the app, its first question
+    ``args.ask_after`` seconds later. The last app server is returned running."""
+    hello = tmp / "hello_app.py"
+    hello.write_text(HELLO_APP)
+    scripts = {HELLO: hello, APP: args.app_dir / "app.py"}
     server: AppServer | None = None
-    for index in range(runs):
-        if index and time.monotonic() > deadline:
-            run.problems.append(f"time limit: {index} of {runs} cold starts")
-            break
+    try:
+        for index in range(args.cold):
+            if index and time.monotonic() > deadline:
+                run.problems.append(f"time limit: {index} of {args.cold} cold starts")
+                break
+            for app, script in scripts.items():
+                if server is not None:
+                    server.stop()
+                server = AppServer.launch(tmp / f"run{index}-{app.split()[0]}", fake, script)
+                sample, page, offset = cold_start(browser, server, run.offhost)
+                run.colds[app].append(sample)
+                if app == APP:
+                    page.wait_for_timeout(args.ask_after * 1000)
+                    label, timeout = f"c{index + 1}", turn_timeout(args)
+                    first = run_turn(page, 0, bedrock, offset, label, timeout)
+                    if isinstance(first, str):
+                        run.problems.append(first)
+                    else:
+                        run.first_answers.append(first)
+                page.context.close()
+    except BaseException:
         if server is not None:
             server.stop()
-        sample, server = cold_start(browser, tmp / f"run{index}", fake, run.offhost)
-        run.colds.append(sample)
+        raise
     assert server is not None
     return server
+
+
+def turn_timeout(args: argparse.Namespace) -> float:
+    return 30 + args.ttft + args.tokens * args.token_delay
 
 
 def ask_turns(
@@ -348,33 +423,40 @@ def ask_turns(
     wait_input_ready(page)
     offset, uncertainty = clock_offset(page)
     run.offset_note = f"page clock - python clock {offset:+.2f} ms (±{uncertainty:.2f})"
-    turn_timeout = 30 + args.ttft + args.tokens * args.token_delay
     for index in range(args.warmup + args.turns):
         if time.monotonic() > deadline:
             run.problems.append(f"time limit: stopped after {index} turns")
             break
         label = f"w{index + 1}" if index < args.warmup else str(index - args.warmup + 1)
-        result = run_turn(page, index, bedrock, offset, label, turn_timeout)
+        result = run_turn(page, index, bedrock, offset, label, turn_timeout(args))
         if isinstance(result, str):
             run.problems.append(result)
             break
         run.samples.append(result)
 
 
-def print_cold_starts(colds: list[ColdStart]) -> None:
+def _cold_cells(samples: list[ColdStart]) -> str:
+    """healthy, loaded, input ok: the one sample's, or the medians of several; blanks for none."""
+    if not samples:
+        return " " * 30
+    return (
+        "".join(
+            f"{statistics.median(getattr(c, name) for c in samples):>9.2f}"
+            for name in ("healthy", "loaded", "interactive")
+        )
+        + " " * 3
+    )
+
+
+def print_cold_starts(colds: dict[str, list[ColdStart]], app_dir: Path) -> None:
     print()
-    print(f"{'cold start (s)':<16}{'healthy':>9}{'loaded':>9}{'input ok':>9}")
-    for index, sample in enumerate(colds, 1):
-        print(
-            f"{'run ' + str(index):<16}{sample.healthy:>9.2f}{sample.loaded:>9.2f}"
-            f"{sample.interactive:>9.2f}"
-        )
-    if colds:
-        print(
-            f"{'median':<16}{statistics.median(c.healthy for c in colds):>9.2f}"
-            f"{statistics.median(c.loaded for c in colds):>9.2f}"
-            f"{statistics.median(c.interactive for c in colds):>9.2f}"
-        )
+    print(f"cold start (s), launch -> ...; app: {app_dir / 'app.py'}")
+    print(f"{'':<10}" + "".join(f"{app:>27}   " for app in colds))
+    print(f"{'':<10}" + f"{'healthy':>9}{'loaded':>9}{'input ok':>9}   " * len(colds))
+    for index in range(max(map(len, colds.values()), default=0)):
+        cells = "".join(_cold_cells(samples[index : index + 1]) for samples in colds.values())
+        print(f"{'run ' + str(index + 1):<10}{cells}")
+    print(f"{'median':<10}" + "".join(_cold_cells(samples) for samples in colds.values()))
 
 
 def print_turns(samples: list[TurnSample], offset_note: str) -> None:
@@ -389,9 +471,9 @@ def print_turns(samples: list[TurnSample], offset_note: str) -> None:
         print(offset_note)
 
 
-def print_turn_stats(timed: list[TurnSample]) -> None:
+def print_turn_stats(timed: list[TurnSample], what: str = "timed turns") -> None:
     print()
-    print(f"{'(ms, timed turns: ' + str(len(timed)) + ')':<34}{'median':>9}{'p90':>9}")
+    print(f"{f'(ms, {what}: {len(timed)})':<34}{'median':>9}{'p90':>9}")
     for label, values in (
         ("Enter -> first text", [s.enter_to_first for s in timed]),
         ("Enter -> last text", [s.enter_to_last for s in timed]),
@@ -404,12 +486,38 @@ def print_turn_stats(timed: list[TurnSample]) -> None:
         print(f"{label:<34}{median_p90(values, 9, 1)}")
 
 
+def print_first_answers(samples: list[TurnSample], ask_after: float) -> None:
+    print()
+    print(f"the first question after each cold start, {ask_after:g} s after the input was usable")
+    print_turns(samples, "")
+    print_turn_stats(samples, "first answers")
+
+
+def print_cold_goals(run: Run) -> None:
+    """The cold start's goals; the first answer after one, to compare with another checkout's
+    (``--app-dir``): issue 9 asks that it be no slower than before."""
+    if not run.colds[APP]:
+        return
+    cold = statistics.median(c.interactive for c in run.colds[APP])
+    measured = f"cold start to a usable chat input {cold:.2f} s"
+    print(goal_line(measured, f"<= {COLD_GOAL_S:g} s", cold <= COLD_GOAL_S))
+    if run.colds[HELLO]:
+        hello = statistics.median(c.interactive for c in run.colds[HELLO])
+        ratio = cold / hello
+        measured = f"cold start app / hello world {cold:.2f} / {hello:.2f} s = {ratio:.2f}x"
+        print(goal_line(measured, f"<= {COLD_RATIO_GOAL:g}x", ratio <= COLD_RATIO_GOAL))
+    if firsts := run.first_answers:
+        print(
+            "first answer after a cold start: Enter -> first text "
+            f"{statistics.median(s.enter_to_first for s in firsts):.0f} ms, -> last text "
+            f"{statistics.median(s.enter_to_last for s in firsts):.0f} ms (medians; the model "
+            f"alone {statistics.median(s.model_ttft for s in firsts):.0f} ms to its first token)"
+        )
+
+
 def print_goals(run: Run) -> None:
     print()
-    if run.colds:
-        cold = statistics.median(c.interactive for c in run.colds)
-        measured = f"cold start to a usable chat input {cold:.2f} s"
-        print(goal_line(measured, f"<= {COLD_GOAL_S:g} s", cold <= COLD_GOAL_S))
+    print_cold_goals(run)
     timed = run.timed
     if not timed:
         return
@@ -436,13 +544,14 @@ def main(argv: list[str] | None = None) -> int:
     print(versions_line())
     print(
         f"{ModelTiming.from_args(args).describe()}; "
-        f"{args.cold} cold starts, {args.warmup} + {args.turns} turns"
+        f"{args.cold} cold starts of each app, {args.warmup} + {args.turns} turns"
     )
     run = Run()
     bedrock = TimedBedrock(args.ttft, args.token_delay, args.tokens)
     with errors_noted(run.problems), FakeBedrock(bedrock.responder) as fake:
         measure(args, bedrock, fake, run)
-    print_cold_starts(run.colds)
+    print_cold_starts(run.colds, args.app_dir)
+    print_first_answers(run.first_answers, args.ask_after)
     print_turns(run.samples, run.offset_note)
     print_turn_stats(run.timed)
     print_goals(run)

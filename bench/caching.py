@@ -31,6 +31,7 @@ from unittest import mock
 
 from bench.common import bench_env, environ_as, scratch, versions_line
 from chatbot import llm
+from chatbot.config import Settings
 from chatbot.conversation import TurnContext, chat_turn
 from chatbot.memory import remember
 from chatbot.modes import MODES
@@ -38,6 +39,7 @@ from chatbot.store.base import Dialog
 from loopback.bedrock import FakeBedrock, RecordedRequest, Reply, last_user_text
 
 MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+MAX_OUTPUT = Settings().chat_max_output_tokens  # the app's default output limit
 REGION = "us-east-1"
 MODE = MODES["normal"]
 WRITE_PRICE, READ_PRICE = 1.25, 0.1  # times the input price, Claude on Bedrock
@@ -99,7 +101,7 @@ def converse(variant: Variant, args: argparse.Namespace) -> list[Usage]:
         environ_as(bench_env(tmp, fake.env())),
         sliding if variant.sliding else nullcontext(),
     ):
-        model = llm.chat_model(llm.bedrock_runtime_client(REGION), MODEL_ID)
+        model = llm.chat_model(llm.bedrock_runtime_client(REGION), MODEL_ID, MAX_OUTPUT)
         memory: list = []
         for index in range(args.turns):
             context = TurnContext(

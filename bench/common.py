@@ -51,6 +51,13 @@ def p90(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=10, method="inclusive")[8]
 
 
+def percentile(values: Sequence[float], q: int) -> float:
+    """The ``q``-th percentile (1-99) of ``values``, interpolated as ``p90`` is."""
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
 def median_p90(values: Sequence[float], width: int, digits: int) -> str:
     """The median and the p90 of ``values`` as two right-aligned cells; dashes for none."""
     if not values:
@@ -164,3 +171,68 @@ def app_test(user: str) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params["user"] = user
     return at
+
+
+# --------------------------------------------------------------------------- processes (Linux)
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (the state first), or None
+    once the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every live process descended from it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def cpu_seconds(pid: int, reaped: bool = True) -> float:
+    """User + system CPU seconds of ``pid``, all its threads; with ``reaped``, also those of
+    its children it has waited for (``cutime`` + ``cstime``). 0 once it is gone."""
+    fields = _stat(pid)
+    if fields is None:
+        return 0.0
+    used = fields[11:15] if reaped else fields[11:13]
+    return sum(int(ticks) for ticks in used) / CLOCK_TICKS
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds of these processes (a ``process_tree``) and of their reaped children: a
+    process that ended is counted once its parent has waited for it."""
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every core (``/proc/stat``);
+    idle and iowait are not busy."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal
+    return (total - values[3] - values[4]) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+def proc_status_mb(pid: int, field: str) -> float | None:
+    """A figure of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``) in MB, None without it."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return None

@@ -78,7 +78,7 @@ TABLE_PREFIX = "bench-history"
 USERS = 500
 SPAN = timedelta(days=6)
 SEED = 20251125
-DATA_VERSION = 1  # bump when the generated rows change, to invalidate cached files
+DATA_VERSION = 2  # bump when the rows or the schema change, to invalidate cached files
 WARM_ROWS = 200  # the small store each process warms up on
 KINDS = ("raw", "raw-sorted", "raw-index-order", "data", "page")
 

@@ -17,7 +17,8 @@ from bench import common
 # first contains ``first``, first contains ``last``, each change of the answer's length in
 # non-blank characters (``lengths``: the visible text's timeline), and when the stored dialog
 # is redrawn (feedback buttons). The result promise resolves a frame after that, or at the
-# timeout; ``__bench.marks`` holds the marks so far, for a caller that ends the turn itself.
+# timeout; ``__bench.marks`` holds the marks so far, for a caller that ends the turn itself,
+# and ``__bench.answer(index)`` the text of an answer as it is now.
 # The answer is every Markdown block of the message (captions are not), however many
 # elements it is drawn in.
 PAGE_JS = r"""
@@ -57,9 +58,15 @@ PAGE_JS = r"""
     return null;
   };
 
+  // The answer's Markdown, not the labels of the buttons under it (Regenerate, Edit).
   const answerText = (message) => Array.from(
-    message.querySelectorAll('[data-testid="stMarkdownContainer"]'), (block) => block.textContent
-  ).join("");
+    message.querySelectorAll('[data-testid="stMarkdownContainer"]')
+  ).filter((block) => !block.closest("button")).map((block) => block.textContent).join("");
+
+  bench.answer = (index) => {
+    const message = assistantAt(index);
+    return message ? answerText(message) : null;
+  };
 
   bench.arm = (index, first, last, timeoutMs) => {
     bench.enter = null;
@@ -119,6 +126,7 @@ INPUT_READY_JS = "() => window.__bench && window.__bench.inputReady !== null"
 ARM_JS = "([i, f, l, t]) => window.__bench.arm(i, f, l, t)"
 RESULT_JS = "() => window.__bench.result"
 MARKS_JS = "() => window.__bench.marks"
+ANSWER_JS = "(i) => window.__bench.answer(i)"
 
 
 def versions_line() -> str:

@@ -38,6 +38,7 @@ from bench.common import (
 )
 from chatbot import llm
 from chatbot.access import UserHistory
+from chatbot.config import Settings
 from chatbot.conversation import TurnContext, chat_turn
 from chatbot.identity import Identity
 from chatbot.memory import remember
@@ -47,6 +48,7 @@ from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock, RecordedRequest, Reply
 
 MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+MAX_OUTPUT = Settings().chat_max_output_tokens  # the app's default output limit
 REGION = "us-east-1"
 QUESTION = "서울에서 주말에 가볼 만한 곳을 추천해 주세요."
 MODE = MODES["normal"]
@@ -148,7 +150,7 @@ def measure(args: argparse.Namespace, tokens: list[str]) -> Runs:
         history = UserHistory(store, Identity("bench", analyst=False), outbox)
         client = boto3.client("bedrock-runtime", region_name=REGION)
         # Built once, outside the timing, as the app caches it with st.cache_resource.
-        model = llm.chat_model(llm.bedrock_runtime_client(REGION), MODEL_ID)
+        model = llm.chat_model(llm.bedrock_runtime_client(REGION), MODEL_ID, MAX_OUTPUT)
         system = MODE.system_prompt(QUESTION)
 
         # Warm-up: first connection, credential resolution, lazy imports.

@@ -11,13 +11,20 @@ from typing import NamedTuple
 
 from chatbot.identity import Identity
 from chatbot.store.base import (
+    Conversation,
+    ConversationPage,
     Dialog,
     DialogStore,
+    Rating,
     ReadStats,
+    SearchResults,
     StoreError,
+    conversation_of,
+    conversation_title,
     fit,
     in_range,
     key_bound,
+    search_terms,
     time_key,
 )
 from chatbot.store.outbox import Outbox, Saved
@@ -57,8 +64,8 @@ class UserHistory:
         kept = fit(dialog)
         return Receipt(kept, self._outbox.save(kept))
 
-    def rate(self, request_time: str, feedback: str | None) -> Saved:
-        return self._outbox.rate(self.user_id, request_time, feedback)
+    def rate(self, request_time: str, rating: Rating) -> Saved:
+        return self._outbox.rate(self.user_id, request_time, rating)
 
     def recent(self, since: datetime) -> list[Dialog]:
         self._check_store()
@@ -69,11 +76,63 @@ class UserHistory:
             for dialog in self._outbox.pending_dialogs(self.user_id, key_bound(since))
             if in_range(dialog.request_time, since_key)
         ]
+        return _merged(stored, queued)
+
+    def conversations(self, limit: int, cursor: str | None = None) -> ConversationPage:
+        """A page of the user's conversations, newest first; the first page also lists
+        those whose dialogs are still queued, so a conversation shows before it is stored."""
+        self._check_store()
+        page = self._store.conversations(self.user_id, limit, cursor)
+        if cursor is not None:
+            return page
+        listed = {c.conversation_id: c for c in page.conversations}
+        for dialog in self._outbox.pending_dialogs(self.user_id):
+            conversation_id = conversation_of(dialog)
+            known = listed.get(conversation_id)
+            if known is None:
+                title = conversation_title(dialog.type, dialog.body)
+                listed[conversation_id] = Conversation(
+                    self.user_id, conversation_id, title, dialog.request_time
+                )
+            elif known.updated < dialog.request_time:
+                listed[conversation_id] = known._replace(updated=dialog.request_time)
+        newest = sorted(listed.values(), key=lambda c: (c.updated, c.conversation_id))
+        return ConversationPage(newest[::-1], page.cursor)
+
+    def conversation(self, conversation_id: str) -> list[Dialog]:
+        """A conversation's dialogs, queued ones included, in time order."""
+        self._check_store()
+        stored = self._store.conversation_dialogs(self.user_id, conversation_id)
+        queued = [
+            dialog
+            for dialog in self._outbox.pending_dialogs(self.user_id)
+            if conversation_of(dialog) == conversation_id
+        ]
+        return _merged(stored, queued)
+
+    def search(self, text: str, limit: int) -> SearchResults:
+        """The user's dialogs holding every word of ``text``, newest first; queued ones too."""
+        self._check_store()
+        results = self._store.search(self.user_id, text, limit)
+        words = [word.casefold() for word in search_terms(text)]
+        queued = [
+            dialog
+            for dialog in self._outbox.pending_dialogs(self.user_id)
+            if not dialog.superseded_by
+            and all(word in f"{dialog.body} {dialog.msg}".casefold() for word in words)
+        ]
         if not queued:
-            return stored
-        merged = {dialog.request_time: dialog for dialog in stored}
-        merged.update((dialog.request_time, dialog) for dialog in queued)  # the newer copy
-        return [merged[key] for key in sorted(merged)]
+            return results
+        newest = _merged(results.dialogs, queued)[::-1][:limit]
+        return results._replace(dialogs=newest)
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        self._store.rename_conversation(self.user_id, conversation_id, title)
+
+    def delete_conversation(self, conversation_id: str) -> int:
+        """Its dialogs, queued ones included; how many were deleted."""
+        queued = self._outbox.delete_conversation(self.user_id, conversation_id)
+        return queued + self._store.delete_conversation(self.user_id, conversation_id)
 
     def set_chat_start(self, at: datetime) -> None:
         self._check_store()
@@ -98,6 +157,15 @@ class UserHistory:
     def _check_store(self) -> None:
         if self._outbox.store_down:
             raise StoreError("the store is failing; not read until the outbox reaches it again")
+
+
+def _merged(stored: list[Dialog], queued: list[Dialog]) -> list[Dialog]:
+    """Stored and queued dialogs in time order; a queued copy is the newer one."""
+    if not queued:
+        return stored
+    merged = {dialog.request_time: dialog for dialog in stored}
+    merged.update((dialog.request_time, dialog) for dialog in queued)
+    return [merged[key] for key in sorted(merged)]
 
 
 class AnalystHistory:

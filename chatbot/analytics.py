@@ -6,11 +6,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
 from chatbot.access import AnalystHistory
+from chatbot.masking import mask_personal_data
 from chatbot.store.base import FIELDS, Dialog, ReadStats
 
 # Column order of the table and of the exports: when, who, what, then the measurements.
@@ -28,9 +28,15 @@ COLUMNS: tuple[str, ...] = (
     "ttft_ms",
     "latency_ms",
     "feedback",
+    "feedback_reason",
+    "feedback_comment",
     "trimmed_chars",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cost_microusd",
+    "stop_reason",
+    "superseded_by",
+    "conversation_id",
     "session_id",
     "request_id",
     "request_time",
@@ -43,15 +49,8 @@ _NUMBERS = (
     "trimmed_chars",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cost_microusd",
 )
-
-
-def time_zone(name: str | None) -> str:
-    """The browser's IANA time zone if this machine knows it, else UTC."""
-    try:
-        return ZoneInfo(name or "UTC").key
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
 
 
 @dataclass(frozen=True)
@@ -147,13 +146,30 @@ def _as_text_cell(value: object) -> object:
     return value
 
 
-def to_csv(frame: pd.DataFrame) -> bytes:
+# The columns that hold what users wrote or were told, and their ids (e-mails, when signed in).
+_PERSONAL_COLUMNS = ("user_id", "body", "msg", "feedback_comment", "document_text")
+
+
+def masked(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with personal data masked in the columns that can hold it."""
+    present = [name for name in _PERSONAL_COLUMNS if name in frame.columns]
+    return frame.assign(
+        **{name: frame[name].map(_masked_cell, na_action="ignore") for name in present}
+    )
+
+
+def _masked_cell(value: object) -> object:
+    return mask_personal_data(value) if isinstance(value, str) else value
+
+
+def to_csv(frame: pd.DataFrame, mask: bool = False) -> bytes:
     """UTF-8 with a byte-order mark: Excel then opens Korean text correctly.
 
     Text cells that Excel would read as a formula are prefixed with ``'``; numbers and
-    times are not text and stay as they are.
+    times are not text and stay as they are. ``mask``: personal data masked first.
     """
-    text_columns = frame.select_dtypes(include="object").columns
+    frame = masked(frame) if mask else frame
+    text_columns = frame.select_dtypes(include=["object", "str"]).columns
     safe = frame.assign(**{name: frame[name].map(_as_text_cell) for name in text_columns})
     # CRLF rows (RFC 4180): the csv module quotes only the line terminator's characters, so
     # with "\n" a bare "\r" in an answer would stay unquoted, end the row for Excel and start
@@ -163,8 +179,10 @@ def to_csv(frame: pd.DataFrame) -> bytes:
     ).encode("utf-8-sig")
 
 
-def to_json(frame: pd.DataFrame) -> bytes:
-    """A JSON array of records, Korean kept as is, times in ISO 8601 UTC."""
+def to_json(frame: pd.DataFrame, mask: bool = False) -> bytes:
+    """A JSON array of records, Korean kept as is, times in ISO 8601 UTC; ``mask``:
+    personal data masked first."""
+    frame = masked(frame) if mask else frame
     return frame.to_json(
         orient="records", force_ascii=False, date_format="iso", date_unit="ms"
     ).encode("utf-8")

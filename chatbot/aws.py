@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 
-import boto3
-
 __all__ = ["ADMIN_USER_AGENT", "USER_AGENT", "region"]
 
 # Appended to each request's User-Agent: the loopback servers tell the app's calls from the
@@ -23,4 +21,6 @@ def region(explicit: str | None = None) -> str | None:
     """``explicit``, else ``AWS_REGION``, else boto3's chain (``AWS_DEFAULT_REGION``, then the
     profile's region); None when none is set, and building a client then raises NoRegionError.
     """
+    import boto3  # not with this module: the chat page draws its input without boto3 (0.05 s)
+
     return explicit or os.environ.get("AWS_REGION") or boto3.session.Session().region_name

@@ -15,6 +15,7 @@ from types import NoneType, UnionType
 from typing import Any, get_args, get_origin, get_type_hints
 
 from chatbot.identity import normalize_user_id
+from chatbot.pricing import Price, parse_prices
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
@@ -50,6 +51,11 @@ class Settings:
     chat_max_input_chars: int = 8000
     # Cache points in the prompt (chatbot.caching); off for a gateway or model that refuses them.
     chat_prompt_cache: bool = True
+    # The longest answer in tokens, before Bedrock stops it with "max_tokens" and the page
+    # offers Continue: about 6,000 Korean characters or 6,000 English words.
+    chat_max_output_tokens: int = 8192
+    chat_prices: str | None = None  # JSON overriding chatbot.pricing.PRICES
+    chat_krw_per_usd: float | None = None  # shows costs in won too
 
     @classmethod
     def load(
@@ -77,6 +83,19 @@ class Settings:
             raise ConfigError("CHAT_HISTORY_DAYS must be 0 or more")
         if self.chat_max_input_chars < 1:
             raise ConfigError("CHAT_MAX_INPUT_CHARS must be 1 or more")
+        if self.chat_max_output_tokens < 1:
+            raise ConfigError("CHAT_MAX_OUTPUT_TOKENS must be 1 or more")
+        if self.chat_krw_per_usd is not None and self.chat_krw_per_usd <= 0:
+            raise ConfigError("CHAT_KRW_PER_USD must be more than 0")
+        if self.chat_prices:
+            try:  # parsed now, so a bad value stops the app with a message, not a turn later
+                parse_prices(self.chat_prices)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+
+    @property
+    def price_overrides(self) -> dict[str, Price]:
+        return parse_prices(self.chat_prices) if self.chat_prices else {}
 
     @property
     def model_choices(self) -> tuple[str, ...]:
@@ -110,6 +129,11 @@ def _coerce(name: str, raw: Any, kind: Any) -> Any:
             return int(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if kind is tuple:
         items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
         return tuple(s.strip() for s in items if str(s).strip())

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from io import BytesIO, TextIOWrapper
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from xml.parsers import expat
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -32,6 +31,9 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from chatbot.inputs import remove_control_chars
 from chatbot.prompt_tags import neutralise_tags
 from chatbot.prompts import summary_combine_request, summary_part_request, summary_prompt
+
+if TYPE_CHECKING:  # LangChain's language models: 0.3 s, not needed to draw a page
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = [
     "MAX_DOCUMENT_CHARS",

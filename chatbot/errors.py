@@ -10,7 +10,6 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cache
 
-import boto3
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -89,6 +88,8 @@ def classify(error: BaseException, region: str | None = None) -> Problem:
 @cache
 def _bedrock_regions() -> frozenset[str]:
     """Regions botocore's bundled data lists for Bedrock (its runtime has no such list)."""
+    import boto3  # not with this module: botocore's exceptions alone are light
+
     session = boto3.session.Session()
     return frozenset(
         region

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from chatbot.language import is_korean
 
 KO, EN = "ko", "en"
@@ -15,8 +17,47 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "list_models": ("이 리전의 Claude 모델 보기", "Show the Claude models of this region"),
     "new_chat": ("새 대화", "New chat"),
     "new_chat_help": (
-        "화면과 대화 기억을 비웁니다. 저장된 기록은 지워지지 않습니다.",
-        "Clears the screen and the conversation memory. Stored history is kept.",
+        "새 대화를 시작합니다. 지금 대화는 목록에 남습니다.",
+        "Starts a new conversation. This one stays in the list.",
+    ),
+    "conversations_today": ("오늘", "Today"),
+    "conversations_yesterday": ("어제", "Yesterday"),
+    "conversations_week": ("지난 7일", "Previous 7 days"),
+    "conversations_older": ("이전", "Older"),
+    "conversations_more": ("이전 대화 더 보기", "Show older conversations"),
+    "conversations_unavailable": (
+        "대화 목록을 불러오지 못했습니다 ({code}).",
+        "The conversation list could not be loaded ({code}).",
+    ),
+    "untitled": ("(제목 없음)", "(untitled)"),
+    "document_follow_ups_cut": (
+        "이 대화의 후속 질문에는 파일의 앞부분 {chars:,}자만 쓰입니다.",
+        "Follow-up questions in this conversation use the file's first {chars:,} characters.",
+    ),
+    "search": ("내 대화 검색", "Search my conversations"),
+    "search_hint": ("질문이나 답변의 낱말", "A word of a question or an answer"),
+    "search_none": ("찾는 말이 든 대화가 없습니다.", "No conversation holds these words."),
+    "search_failed": ("검색하지 못했습니다 ({code}).", "The search failed ({code})."),
+    "search_bounded": (
+        "최근 대화 {count:,}건에서 찾았습니다.",
+        "Searched your newest {count:,} dialogs.",
+    ),
+    "conversation_manage": ("이 대화", "This conversation"),
+    "conversation_title": ("새 제목", "New title"),
+    "rename": ("이름 바꾸기", "Rename"),
+    "renamed": ("대화 이름을 바꿨습니다.", "Conversation renamed."),
+    "rename_not_yet": (
+        "이 대화가 아직 저장되는 중입니다. 잠시 후 다시 해 주세요.",
+        "This conversation is still being saved. Try again in a moment.",
+    ),
+    "rename_failed": ("이름을 바꾸지 못했습니다: {detail}", "Could not rename: {detail}"),
+    "conversation_markdown": ("Markdown으로 내보내기", "Export as Markdown"),
+    "conversation_json": ("JSON으로 내보내기", "Export as JSON"),
+    "conversation_delete": ("이 대화 삭제", "Delete this conversation"),
+    "conversation_delete_title": ("이 대화를 삭제할까요?", "Delete this conversation?"),
+    "conversation_delete_confirm": (
+        "이 대화의 모든 질문과 답변이 영구히 삭제됩니다.",
+        "Every question and answer of this conversation will be deleted for good.",
     ),
     "memory_caption": (
         "대화 기억: 최근 {k}회의 대화 ({used}회 사용 중)",
@@ -31,19 +72,44 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Type a message or attach a file (PDF, TXT, CSV, DOCX)",
     ),
     "typing": ("서연이 답변을 작성하고 있어요…", "Seoyeon is typing…"),
-    "replayed": (
-        "최근 {days}일 동안의 대화 {count}건을 불러왔습니다.",
-        "Dialogs replayed from the last {days} days: {count}.",
+    "reopened": (
+        "최근 {days}일 안에 나눈 마지막 대화를 다시 열었습니다 ({count}건).",
+        "Your latest conversation of the past {days} days is open again; dialogs: {count}.",
     ),
     "usage": (
         "입력 {input} · 출력 {output} 토큰 · 첫 토큰 {ttft} ms · 전체 {latency} ms",
         "{input} in · {output} out tokens · first token {ttft} ms · total {latency} ms",
     ),
+    "usage_cost": ("비용 ${usd:.4f}", "cost ${usd:.4f}"),
+    "usage_cost_krw": ("비용 ${usd:.4f} (약 {krw:,.0f}원)", "cost ${usd:.4f} (₩{krw:,.0f})"),
     "usage_cache": (
         "입력 중 캐시에서 읽음 {read} · 캐시에 씀 {write}",
         "of the input, {read} read from the cache · {write} written to it",
     ),
     "stopped": ("답변을 중단했습니다.", "You stopped the answer."),
+    "cut": (
+        "답변이 출력 한도에 닿아 여기서 끊겼습니다.",
+        "The answer reached the output limit and was cut here.",
+    ),
+    "continue": ("이어서 답변", "Continue"),
+    "copy_label": ("📋 복사", "📋 Copy"),
+    "copy_copied": ("✅ 복사했습니다", "✅ Copied"),
+    "copy_failed": ("복사하지 못했습니다", "Could not copy"),
+    "why_down": ("어떤 점이 아쉬웠나요? (선택)", "What went wrong? (optional)"),
+    "why_down_reason": ("이유", "Reason"),
+    "why_down_comment": ("의견", "Comment"),
+    "why_down_send": ("의견 보내기", "Send feedback"),
+    "why_down_thanks": ("의견 고맙습니다.", "Thank you for the feedback."),
+    "reason_inaccurate": ("사실과 다름", "Inaccurate"),
+    "reason_unhelpful": ("도움이 안 됨", "Not helpful"),
+    "reason_too_long": ("너무 김", "Too long"),
+    "reason_wrong_language": ("언어가 맞지 않음", "Wrong language"),
+    "reason_unsafe": ("부적절함", "Inappropriate"),
+    "reason_other": ("기타", "Other"),
+    "regenerate": ("다시 답변", "Regenerate"),
+    "edit": ("질문 고치기", "Edit"),
+    "edit_question": ("고친 질문", "Your question"),
+    "edit_send": ("보내기", "Send"),
     "no_answer": (
         "이 질문에는 답변을 받지 못했습니다.",
         "No answer was received for this question.",
@@ -238,6 +304,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "행을 선택하면 질문과 답변 전체를 볼 수 있습니다.",
         "Select a row to read its whole question and answer.",
     ),
+    "export_mask": (
+        "개인정보 가리기 (이메일, 전화번호, 주민등록번호, 카드번호)",
+        "Mask personal data (e-mails, phone, resident registration and card numbers)",
+    ),
     "export_csv": ("CSV 내보내기", "Export CSV"),
     "export_json": ("JSON 내보내기", "Export JSON"),
     "col_time": ("시각", "Time"),
@@ -334,6 +404,14 @@ def t(key: str, lang: str, **values: object) -> str:
 def ui_language(locale: str | None) -> str:
     """Korean for a Korean browser, English otherwise."""
     return KO if (locale or "").lower().startswith("ko") else EN
+
+
+def time_zone(name: str | None) -> str:
+    """The browser's IANA time zone if this machine knows it, else UTC."""
+    try:
+        return ZoneInfo(name or "UTC").key
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
 
 
 def language_of(text: str, fallback: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import accumulate
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_messages
@@ -13,10 +13,6 @@ from chatbot.store.base import Dialog, DialogType, Status
 # A size bound on top of the k exchanges, so a few very long answers cannot overflow the
 # model's context; about 8k tokens of Korean or English text.
 WINDOW_MAX_CHARS = 24_000
-
-# Replayed answers are cut as in the original: on a new session they give the context of
-# earlier topics, and the full text of old answers is rarely worth its tokens.
-REPLAYED_ANSWER_CHARS = 100
 
 
 def window_step(k: int) -> int:
@@ -58,13 +54,15 @@ def window(
 
 
 def is_conversational(dialog: Dialog) -> bool:
-    """Whether a stored dialog belongs in the memory (rows of the original have no mode)."""
+    """Whether a stored dialog belongs in the memory (rows of the original have no mode; a
+    replaced turn is gone from its conversation)."""
     mode = MODES.get(dialog.mode or DEFAULT_MODE)
     return (
         dialog.type == DialogType.TEXT
+        and not dialog.superseded_by
         and mode is not None
         and mode.uses_history
-        and dialog.status == Status.COMPLETE
+        and dialog.status in (Status.COMPLETE, Status.CUT)
     )
 
 
@@ -76,12 +74,3 @@ def remember(memory: list[BaseMessage], dialog: Dialog) -> None:
     """Feed a finished turn to the memory, if it belongs to the conversation."""
     if is_conversational(dialog):
         memory.extend(exchange(dialog.body, dialog.msg))
-
-
-def replayed_messages(dialogs: Iterable[Dialog]) -> list[BaseMessage]:
-    """Memory seeded from stored dialogs: conversational ones only, answers shortened."""
-    messages: list[BaseMessage] = []
-    for dialog in dialogs:
-        if is_conversational(dialog):
-            messages += exchange(dialog.body, dialog.msg[:REPLAYED_ANSWER_CHARS])
-    return messages

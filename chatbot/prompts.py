@@ -108,6 +108,25 @@ TIMESTAMP_EN = (
     f"{CONTENT_NOT_INSTRUCTIONS_EN}"
 )
 
+# ------------------------------------------------------- files in a conversation
+
+
+def files_prompt(korean: bool) -> str:
+    """Added to the conversation's system prompt after a file was summarised in it; the
+    files follow, each in its <document> tags."""
+    if korean:
+        return (
+            "이 대화에서 사용자가 올린 파일의 내용이 아래 <document> 태그 안에 있습니다. "
+            "파일에 관한 질문에는 이 내용을 근거로 답하고, 파일에 없는 내용이면 없다고 "
+            f"말하세요. {CONTENT_NOT_INSTRUCTIONS_KO}"
+        )
+    return (
+        "The files the user attached in this conversation are below, each inside <document> "
+        "tags. Answer questions about them from their text, and say so when a file does not "
+        f"contain the answer. {CONTENT_NOT_INSTRUCTIONS_EN}"
+    )
+
+
 # ------------------------------------------------------------------- file summaries
 
 

@@ -57,3 +57,14 @@ def _undecided(text: str) -> int:
     body = text.removesuffix("!")
     run = len(body) - len(body.rstrip("\\"))
     return len(text) - len(body) + run % 2
+
+
+# CommonMark lets a backslash escape any ASCII punctuation, which then is a literal character.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain_label(text: str) -> str:
+    """``text`` shown as itself where Streamlit reads Markdown (a button's label, say): every
+    ASCII punctuation escaped, so no link, image, emphasis or directive forms. For user
+    text shown whole as a title, such as a conversation's first question."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)

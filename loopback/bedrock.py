@@ -82,6 +82,7 @@ class Reply:
     token_delay: float = 0.0
     fault: str | None = None
     fault_after: int = 0
+    stop_reason: str = "end_turn"  # "max_tokens": the answer was cut by the output limit
 
     def __post_init__(self) -> None:
         # Fail in the test that enqueues a typo, not as a traceback on a server thread.
@@ -91,6 +92,15 @@ class Reply:
 
     def token_list(self) -> list[str]:
         return list(self.tokens) if self.tokens is not None else split_tokens(self.text)
+
+    def output(self, body: dict[str, Any]) -> tuple[list[str], str]:
+        """The tokens sent and the stop reason: cut at the request's ``maxTokens`` (one
+        token a word here) with ``max_tokens``, as Bedrock cuts a long answer."""
+        tokens = self.token_list()
+        limit = (body.get("inferenceConfig") or {}).get("maxTokens")
+        if isinstance(limit, int) and len(tokens) > limit:
+            return tokens[:limit], "max_tokens"
+        return tokens, self.stop_reason
 
 
 @dataclass
@@ -379,7 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
         started: float,
         cached: tuple[int, int] | None,
     ) -> None:
-        tokens = reply.token_list()
+        tokens, stop_reason = reply.output(request.body)
         if reply.fault == MIDSTREAM:
             # Converse has no stream to break; surface it the way Bedrock does for a failed model.
             self._send_error(
@@ -394,7 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "output": {
                     "message": {"role": "assistant", "content": [{"text": "".join(tokens)}]}
                 },
-                "stopReason": "end_turn",
+                "stopReason": stop_reason,
                 "usage": self._usage(request, len(tokens), cached),
                 "metrics": {"latencyMs": latency_ms},
             },
@@ -411,7 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
         started: float,
         cached: tuple[int, int] | None,
     ) -> None:
-        tokens = reply.token_list()
+        tokens, stop_reason = reply.output(request.body)
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.amazon.eventstream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -442,7 +452,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             self._chunk(encode_event("contentBlockStop", {"contentBlockIndex": 0}))
-            self._chunk(encode_event("messageStop", {"stopReason": "end_turn"}))
+            self._chunk(encode_event("messageStop", {"stopReason": stop_reason}))
             latency_ms = int((time.monotonic() - started) * 1000)
             self._chunk(
                 encode_event(

@@ -12,7 +12,7 @@ import streamlit as st
 
 from chatbot import analytics
 from chatbot.access import AnalystHistory
-from chatbot.i18n import t
+from chatbot.i18n import t, time_zone
 from chatbot.modes import MODES, SUMMARY
 from chatbot.safety import defuse_images
 from chatbot.store import Status, StoreError
@@ -23,7 +23,7 @@ TABLE_TEXT_CHARS = 120  # long questions and answers are cut in the table, whole
 
 st.set_page_config(layout="wide")  # a table of many columns; the chat stays centred
 lang = resources.language()
-timezone = analytics.time_zone(st.context.timezone)
+timezone = time_zone(st.context.timezone)
 settings = resources.settings()
 try:
     history = AnalystHistory(resources.dialog_store(settings), auth.current())
@@ -143,15 +143,16 @@ def show_table() -> None:
             st.markdown(defuse_images(chosen["msg"]))
     else:
         st.caption(t("select_hint", lang))
-    with st.container(horizontal=True):
+    with st.container(horizontal=True, vertical_alignment="center"):
         stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
+        mask = st.checkbox(t("export_mask", lang), value=True, key="export_mask")
         for label, build, extension, mime in (
             ("export_csv", analytics.to_csv, "csv", "text/csv"),
             ("export_json", analytics.to_json, "json", "application/json"),
         ):
             st.download_button(
                 t(label, lang),
-                data=partial(build, frame),  # built only when clicked
+                data=partial(build, frame, mask),  # built only when clicked
                 file_name=f"dialogs-{stamp}.{extension}",
                 mime=mime,
                 icon="⬇️",

@@ -32,6 +32,7 @@ def make_dialog(user: str = "alice", at: datetime = NOW, **changes: object) -> D
         latency_ms=2300,
         status="complete",
         session_id="s1",
+        conversation_id="c1",
     )
     values.update(changes)
     return Dialog(**values)  # type: ignore[arg-type]

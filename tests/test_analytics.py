@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from chatbot import analytics
+from chatbot.i18n import time_zone
 from chatbot.store.base import Dialog
 from tests.factories import make_dialog
 
@@ -111,6 +112,6 @@ def test_json_export_is_records_with_korean_as_is() -> None:
 
 
 def test_an_unknown_time_zone_falls_back_to_utc() -> None:
-    assert analytics.time_zone("Asia/Seoul") == "Asia/Seoul"
-    assert analytics.time_zone("Mars/Olympus_Mons") == "UTC"
-    assert analytics.time_zone(None) == "UTC"
+    assert time_zone("Asia/Seoul") == "Asia/Seoul"
+    assert time_zone("Mars/Olympus_Mons") == "UTC"
+    assert time_zone(None) == "UTC"

@@ -45,6 +45,13 @@ def test_no_core_module_imports_streamlit() -> None:
 
 def test_the_ui_package_holds_the_streamlit_glue() -> None:
     glue = {path.stem for path in (ROOT / "chatbot" / "ui").glob("*.py")} - {"__init__"}
-    assert glue == {"auth", "chat_view", "resources", "session"}
+    assert glue == {
+        "auth",
+        "chat_view",
+        "conversations_view",
+        "copy_button",
+        "resources",
+        "session",
+    }
     for name in glue:
         assert "import streamlit" in (ROOT / "chatbot" / "ui" / f"{name}.py").read_text()

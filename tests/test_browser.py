@@ -154,7 +154,7 @@ def _open_chat_as_new_user(app: App, page: Page) -> Chat:
     chat = Chat.of(page)
     page.goto(f"{app.url}/?user=alice")
     expect(chat.input).to_be_visible(timeout=30_000)
-    expect(page.get_by_test_id("stTextInputField")).to_have_value("alice")
+    expect(page.get_by_role("textbox", name="User id")).to_have_value("alice")
     expect(chat.messages).to_have_count(0)
     return chat
 
@@ -462,9 +462,10 @@ RICH_ANSWER = "\n\n".join(
         "즐거운 여행 되세요!",
     ]
 )
+# The answer's Markdown elements (not the Markdown of the buttons' labels under it).
 MARKDOWN_HTML = """(message) => Array.from(
-    message.querySelectorAll('[data-testid="stMarkdownContainer"]'), (el) => el.innerHTML
-)"""
+    message.querySelectorAll('[data-testid="stMarkdownContainer"]'), (el) => el
+).filter((el) => !el.closest("button")).map((el) => el.innerHTML)"""
 
 
 def _stable(html: list[str]) -> list[str]:
@@ -495,3 +496,113 @@ def test_a_streamed_answer_ends_exactly_as_one_markdown_of_it(app: App, page: Pa
     assert html.count("<ol") == 1 and len(re.findall(r"<li[\s>]", html)) == 3  # one list
     assert "<table" in html and "<h2" in html and "<h3" in html
     assert html.count("<pre") == 1 and "fare" in html and "1400" in html  # one code block
+
+
+def _sidebar_button(page: Page, name: str) -> Locator:
+    return page.get_by_test_id("stSidebar").get_by_role("button", name=name, exact=True)
+
+
+def _ask(app: App, chat: Chat, question: str, answers: int) -> None:
+    """Send ``question`` and wait until ``answers`` answers stand, the last one stored."""
+    chat.input.fill(question)
+    chat.input.press("Enter")
+    expect(chat.assistant_messages).to_have_count(answers, timeout=30_000)
+    last = chat.assistant_messages.last
+    expect(last.get_by_test_id("stFeedback")).to_be_visible(timeout=30_000)
+
+
+@pytest.mark.browser
+def test_conversations_reopen_continue_survive_a_reload_are_searched_and_deleted(
+    app: App, page: Page
+) -> None:
+    chat = _open_chat_as_new_user(app, page)
+    first_question, second_question = "부산 여행 계획을 세워 줘", "제주도 맛집 알려줘"
+    _ask(app, chat, first_question, 1)
+    _sidebar_button(page, "New chat").click()
+    expect(chat.messages).to_have_count(0, timeout=15_000)
+    _ask(app, chat, second_question, 1)
+    first_id, second_id = dict.fromkeys(
+        d.conversation_id
+        for d in SqliteStore(app.db).user_dialogs("alice", datetime.now(UTC) - timedelta(hours=1))
+    )
+    expect(page).to_have_url(re.compile(f"c={second_id}"))
+
+    # Reopen the first from the list and continue it: its exchange and none of the second's.
+    _sidebar_button(page, first_question).click()
+    expect(chat.user_messages.first).to_contain_text(first_question, timeout=15_000)
+    expect(page).to_have_url(re.compile(f"c={first_id}"))
+    _ask(app, chat, "숙소도 추천해 줘", 2)
+    sent = [m["content"][0]["text"] for m in app.bedrock.requests[-1].body["messages"]]
+    assert sent == [first_question, f"답변: {first_question}", "숙소도 추천해 줘"]
+
+    # A reload returns to the conversation in the URL, whole.
+    page.reload()
+    expect(chat.user_messages).to_have_count(2, timeout=30_000)
+    expect(chat.user_messages.first).to_contain_text(first_question)
+
+    # Search finds a Korean word inside a longer one and opens its conversation.
+    search = page.get_by_role("textbox", name="Search my conversations")
+    search.fill("맛집")
+    search.press("Enter")
+    _sidebar_button(page, second_question).last.click()
+    expect(chat.user_messages).to_have_count(1, timeout=15_000)
+    expect(chat.user_messages.first).to_contain_text(second_question)
+    search.fill("")
+    search.press("Enter")
+
+    # Delete it, after the question: the other conversation stays.
+    page.get_by_test_id("stSidebar").get_by_text("This conversation").click()
+    page.get_by_role("button", name="Delete this conversation").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete", exact=True).click()
+    expect(page.get_by_text("Deleted 1 stored dialogs.")).to_be_visible(timeout=15_000)
+    expect(_sidebar_button(page, second_question)).to_have_count(0)
+    expect(_sidebar_button(page, first_question)).to_be_visible()
+    kept = SqliteStore(app.db).user_dialogs("alice", datetime.now(UTC) - timedelta(hours=1))
+    assert {d.conversation_id for d in kept} == {first_id}
+
+
+@pytest.mark.browser
+def test_continue_regenerate_edit_copy_and_export(app: App, page: Page) -> None:
+    chat = _open_chat_as_new_user(app, page)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+
+    # An answer cut by the output limit says so; Continue carries it on, as one answer.
+    app.bedrock.enqueue(
+        Reply(text="1. 경복궁\n2. 창덕궁", stop_reason="max_tokens"), Reply(text="\n3. 덕수궁")
+    )
+    chat.input.fill("서울 궁궐을 알려 줘")
+    chat.input.press("Enter")
+    expect(page.get_by_text("출력 한도")).to_be_visible(timeout=30_000)  # the question's language
+    page.get_by_role("button", name="Continue").click()
+    answer = chat.assistant_messages.last
+    expect(answer.get_by_role("listitem")).to_have_count(3, timeout=30_000)
+    expect(answer.get_by_test_id("stFeedback")).to_be_visible(timeout=15_000)
+
+    # Copy puts the answer's Markdown on the clipboard in one click.
+    answer.get_by_role("button", name="📋 Copy").click()
+    expect(answer.get_by_role("button", name="✅ Copied")).to_be_visible(timeout=5_000)
+    assert page.evaluate("navigator.clipboard.readText()") == "1. 경복궁\n2. 창덕궁\n3. 덕수궁"
+
+    # Regenerate: the new answer replaces the old one on screen.
+    app.bedrock.enqueue(Reply(text="다시 쓴 답변입니다."))
+    page.get_by_role("button", name="Regenerate").click()
+    expect(answer).to_contain_text("다시 쓴 답변입니다.", timeout=30_000)
+    expect(chat.assistant_messages).to_have_count(1)
+
+    # Edit the question: asked instead, and the turn it replaces leaves the conversation.
+    page.get_by_role("button", name="Edit").click()
+    page.get_by_label("Your question").fill("부산 궁궐도 있어?")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(chat.user_messages.last).to_contain_text("부산 궁궐도 있어?", timeout=30_000)
+    expect(chat.user_messages).to_have_count(1)
+    expect(chat.assistant_messages.last.get_by_test_id("stFeedback")).to_be_visible(timeout=30_000)
+    assert app.bedrock.last_user_text() == "부산 궁궐도 있어?"
+
+    # Export the conversation as Markdown: UTF-8, Korean as itself.
+    page.get_by_test_id("stSidebar").get_by_text("This conversation").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export as Markdown").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "**Q.** 부산 궁궐도 있어?" in exported and "답변: 부산 궁궐도 있어?" in exported
+    # Replaced turns are not part of the conversation (its title keeps its first question).
+    assert exported.startswith("# 서울 궁궐을 알려 줘") and "**Q.** 서울" not in exported

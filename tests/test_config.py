@@ -38,7 +38,12 @@ def test_empty_values_fall_back_to_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("CHAT_WINDOW_K", "ten"), ("CHAT_WINDOW_K", "-1"), ("CHAT_MAX_INPUT_CHARS", "0")],
+    [
+        ("CHAT_WINDOW_K", "ten"),
+        ("CHAT_WINDOW_K", "-1"),
+        ("CHAT_MAX_INPUT_CHARS", "0"),
+        ("CHAT_MAX_OUTPUT_TOKENS", "0"),
+    ],
 )
 def test_bad_values_name_the_setting(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):

@@ -9,7 +9,15 @@ from botocore.exceptions import NoRegionError
 
 from chatbot import llm
 from chatbot.access import AccessDenied, UserHistory
-from chatbot.conversation import Turn, TurnContext, chat_turn, document_turn
+from chatbot.config import Settings
+from chatbot.conversation import (
+    Turn,
+    TurnContext,
+    can_continue,
+    chat_turn,
+    continue_turn,
+    document_turn,
+)
 from chatbot.errors import Problem, classify
 from chatbot.identity import Identity
 from chatbot.memory import remember
@@ -18,13 +26,15 @@ from chatbot.store.base import Dialog
 from chatbot.store.outbox import Outbox
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock, Reply
+from tests.factories import make_dialog
 
 MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+MAX_OUTPUT = Settings().chat_max_output_tokens  # the app's default output limit
 
 
 @pytest.fixture
 def model(bedrock: FakeBedrock):
-    built = llm.chat_model(llm.bedrock_runtime_client("us-east-1"), MODEL_ID)
+    built = llm.chat_model(llm.bedrock_runtime_client("us-east-1"), MODEL_ID, MAX_OUTPUT)
     return lambda: built
 
 
@@ -34,7 +44,9 @@ def memory() -> list:
 
 
 def turn(model, memory, question: str, mode: str = "normal", window_k: int = 10) -> Turn:
-    context = TurnContext(model, MODEL_ID, "alice", "s1", memory=memory, window_k=window_k)
+    context = TurnContext(
+        model, MODEL_ID, "alice", "s1", memory=memory, window_k=window_k, conversation_id="c1"
+    )
     return chat_turn(context, MODES[mode], question)
 
 
@@ -66,7 +78,7 @@ def test_a_turn_streams_and_is_stored_with_usage_and_timings(
     request = bedrock.requests[-1]
     assert request.operation == "converse-stream" and request.model_id == MODEL_ID
     assert "서연" in request.body["system"][0]["text"]
-    assert request.body["inferenceConfig"] == {"maxTokens": 1024, "temperature": 0.1}
+    assert request.body["inferenceConfig"] == {"maxTokens": 8192, "temperature": 0.1}
 
 
 def test_follow_up_questions_carry_the_earlier_exchanges(
@@ -245,7 +257,14 @@ def test_a_conversation_reads_its_window_from_the_prompt_cache_and_stores_the_co
     for index in range(4):
         bedrock.enqueue(Reply(text=answer))
         context = TurnContext(
-            model, MODEL_ID, "alice", "s1", memory=memory, window_k=10, prompt_cache=prompt_cache
+            model,
+            MODEL_ID,
+            "alice",
+            "s1",
+            memory=memory,
+            window_k=10,
+            prompt_cache=prompt_cache,
+            conversation_id="c1",
         )
         current = chat_turn(context, MODES["normal"], f"질문 {index}")
         list(current.stream())
@@ -262,3 +281,62 @@ def test_a_conversation_reads_its_window_from_the_prompt_cache_and_stores_the_co
     assert all(d.cache_read_tokens > 0 and d.cache_write_tokens > 0 for d in dialogs[2:])
     # Langchain's input_tokens is the whole prompt: billed in full, read and written.
     assert all(d.input_tokens > d.cache_read_tokens + d.cache_write_tokens for d in dialogs[2:])
+
+
+def test_an_answer_cut_by_the_output_limit_is_stored_as_cut_with_the_stop_reason(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    bedrock.enqueue(Reply(text="긴 답변의 앞부분", stop_reason="max_tokens"))
+    current = turn(model, memory, "아주 길게 설명해 줘")
+    assert "".join(current.stream()) == "긴 답변의 앞부분"
+    dialog = finish(current, store, memory)
+    assert (dialog.status, dialog.stop_reason) == ("cut", "max_tokens")
+    assert stored(store) == [dialog]
+    bedrock.enqueue(Reply(text="끝까지 한 답변"))
+    complete = turn(model, memory, "짧게")
+    list(complete.stream())
+    assert (complete.status, complete.stop_reason) == ("complete", "end_turn")
+
+
+def test_continue_carries_on_a_cut_answer_as_the_same_dialog(
+    bedrock: FakeBedrock, model, memory, store: SqliteStore
+) -> None:
+    bedrock.enqueue(Reply(text="1. 경복궁\n2. 창덕궁 ", stop_reason="max_tokens"))
+    first = turn(model, memory, "서울 궁궐을 알려 줘")
+    list(first.stream())
+    cut = finish(first, store, memory)
+    assert can_continue(cut) and not can_continue(cut._replace(mode="translation"))
+    bedrock.enqueue(Reply(text="\n3. 덕수궁"))
+    context = TurnContext(
+        model, MODEL_ID, "alice", "s1", memory=memory, window_k=10, conversation_id="c1"
+    )
+    carried = continue_turn(context, cut)
+    assert "".join(carried.stream()) == "\n3. 덕수궁"  # only the new text streams
+    request = bedrock.requests[-1].body["messages"]
+    assert [m["role"] for m in request] == ["user", "assistant"]  # the cut exchange, once
+    assert request[-1]["content"][0]["text"] == "1. 경복궁\n2. 창덕궁"  # no trailing space
+    dialog = carried.to_dialog()
+    assert (dialog.request_time, dialog.request_id) == (cut.request_time, cut.request_id)
+    assert dialog.msg == "1. 경복궁\n2. 창덕궁\n3. 덕수궁" and dialog.status == "complete"
+    assert dialog.output_tokens == cut.output_tokens + 3  # a newline, "3. ", "덕수궁"
+    assert dialog.latency_ms >= cut.latency_ms and dialog.ttft_ms == cut.ttft_ms
+    store.put(dialog)
+    assert stored(store) == [dialog]  # stored over the cut one
+
+
+def test_follow_ups_read_a_long_file_from_the_prompt_cache(
+    bedrock: FakeBedrock, model, memory
+) -> None:
+    contract = make_dialog(type="document", body="계약서.txt", document_text="계약 조항. " * 1000)
+    context = TurnContext(
+        model, MODEL_ID, "alice", "s1", memory=memory, window_k=10, files=[contract]
+    )
+    dialogs = []
+    for question in ("통지 기간은?", "계약 기간은?"):
+        current = chat_turn(context, MODES["normal"], question)
+        list(current.stream())
+        dialogs.append(current.to_dialog())
+    system = bedrock.requests[-1].body["system"]
+    assert "계약 조항." in system[0]["text"] and system[-1] == {"cachePoint": {"type": "default"}}
+    assert dialogs[0].cache_write_tokens > 0 and dialogs[0].cache_read_tokens == 0
+    assert dialogs[1].cache_read_tokens == dialogs[0].cache_write_tokens  # not paid again

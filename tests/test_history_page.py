@@ -97,6 +97,31 @@ def test_export_contains_exactly_the_filtered_rows(
     assert sorted(json_rows["request_id"]) == expected
 
 
+def test_exports_mask_personal_data_unless_asked_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    exports: dict[str, object] = {}
+    register = MediaFileManager.add_deferred
+
+    def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        exports[Path(file_name).suffix] = data_callable
+        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
+    private = "제 번호는 010-1234-5678, 메일은 kim@example.com 이에요"
+    SqliteStore(os.environ["CHAT_HISTORY_DB"]).put(
+        dialog(1, body=private, msg="주민번호 900101-1234567")
+    )
+    at = open_history()
+    assert at.checkbox(key="export_mask").value  # on unless unticked
+    csv = pd.read_csv(io.BytesIO(exports[".csv"]()), encoding="utf-8-sig")
+    assert list(csv["body"]) == ["제 번호는 [전화번호], 메일은 [이메일] 이에요"]
+    assert list(csv["msg"]) == ["주민번호 [주민등록번호]"]
+    assert "010-1234-5678" not in exports[".json"]().decode()
+    at.checkbox(key="export_mask").uncheck().run()
+    assert list(pd.read_csv(io.BytesIO(exports[".csv"]()), encoding="utf-8-sig")["body"]) == [
+        private
+    ]
+
+
 def test_no_dialogs_shows_the_empty_state() -> None:
     at = open_history()
     assert not at.exception

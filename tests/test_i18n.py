@@ -16,9 +16,11 @@ from string import Formatter
 
 import pytest
 
+from chatbot.conversations import Age
 from chatbot.documents import DocumentErrorKind, ReadLimit
 from chatbot.errors import Problem
 from chatbot.i18n import _TEXTS
+from chatbot.store.base import FeedbackReason
 from chatbot.store.outbox import OutboxProblem, Saved
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +35,13 @@ BUILT_FROM_PREFIX: dict[str, set[str]] = {
     "document_": {*DocumentErrorKind, *ReadLimit},  # why a file failed, or its reading stopped
     "save_": set(Saved) - {Saved.STORED},  # a stored dialog needs no notice
     "outbox_": set(OutboxProblem),
+    "reason_": set(FeedbackReason),
+    "copy_": {"label", "copied", "failed"},  # the copy button's three labels
 }
 # t(function(...)): the keys the function returns.
 BUILT_BY_FUNCTION: dict[str, set[str]] = {"classify": set(Problem)}
+# t(name) where the name holds a member of an enum whose values are keys.
+ENUM_NAMES: dict[str, set[str]] = {"age": set(Age)}  # the conversation list's groups
 
 
 def _t_calls(tree: ast.AST) -> Iterator[tuple[ast.Call, list[ast.AST]]]:
@@ -85,6 +91,8 @@ def _keys(arg: ast.AST, outer: list[ast.AST]) -> set[str] | None:
         case ast.Call(func=ast.Name(id=function)):
             values = BUILT_BY_FUNCTION.get(function)
             return {str(value) for value in values} if values is not None else None
+        case ast.Name(id=name) if name in ENUM_NAMES:
+            return ENUM_NAMES[name]
         case ast.Name(id=name):
             return _loop_values(name, outer)
     return None

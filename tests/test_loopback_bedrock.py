@@ -408,3 +408,19 @@ def test_cache_entries_expire_after_their_ttl_from_their_last_use() -> None:
     assert cache.use(MODEL_ID, body) == (100, 0)
     time.sleep(0.3)
     assert cache.use(MODEL_ID, body) == (0, 100)
+
+
+def test_a_reply_longer_than_max_tokens_is_cut_with_that_stop_reason(
+    server: FakeBedrock, client: Any
+) -> None:
+    server.enqueue(Reply(text="하나 둘 셋 넷 다섯"), Reply(text="하나 둘"))
+    cut = client.converse(
+        modelId=MODEL_ID, messages=user("세어 봐"), inferenceConfig={"maxTokens": 3}
+    )
+    assert cut["output"]["message"]["content"][0]["text"] == "하나 둘 셋 "
+    assert cut["stopReason"] == "max_tokens" and cut["usage"]["outputTokens"] == 3
+    events = client.converse_stream(
+        modelId=MODEL_ID, messages=user("세어 봐"), inferenceConfig={"maxTokens": 3}
+    )["stream"]
+    stops = [e["messageStop"]["stopReason"] for e in events if "messageStop" in e]
+    assert stops == ["end_turn"]

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from chatbot.memory import REPLAYED_ANSWER_CHARS, replayed_messages, window, window_step
+from chatbot.memory import remember, window, window_step
 from chatbot.store.base import Dialog
 from tests.factories import make_dialog
 
@@ -39,7 +39,7 @@ def _dialog(i: int, **changes) -> Dialog:
     return make_dialog("u", at, **values)
 
 
-def test_replay_seeds_only_complete_conversations_with_shortened_answers() -> None:
+def test_only_complete_conversational_dialogs_are_remembered_whole() -> None:
     dialogs = [
         _dialog(1),
         _dialog(2, mode="translation"),
@@ -47,9 +47,11 @@ def test_replay_seeds_only_complete_conversations_with_shortened_answers() -> No
         _dialog(4, status="error", msg=""),
         _dialog(5, mode=None),  # a row written by the original system
     ]
-    messages = replayed_messages(dialogs)
-    assert [m.content for m in messages[::2]] == ["question 1", "question 5"]
-    assert all(len(m.content) == REPLAYED_ANSWER_CHARS for m in messages[1::2])
+    memory: list = []
+    for dialog in dialogs:
+        remember(memory, dialog)
+    assert [m.content for m in memory[::2]] == ["question 1", "question 5"]
+    assert all(m.content == "긴 답변 " * 100 for m in memory[1::2])
 
 
 def test_window_drops_its_oldest_exchanges_half_a_window_at_a_time() -> None:

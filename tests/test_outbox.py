@@ -14,7 +14,7 @@ import pytest
 
 from chatbot.access import UserHistory
 from chatbot.identity import Identity
-from chatbot.store.base import Dialog, MissingDialog, RejectedDialog
+from chatbot.store.base import Dialog, FeedbackReason, MissingDialog, Rating, RejectedDialog
 from chatbot.store.outbox import Outbox, OutboxProblem, Saved
 from chatbot.store.sqlite import SqliteStore
 from tests.factories import eventually, make_dialog
@@ -42,10 +42,10 @@ class FlakyStore:
                 raise ConnectionError("injected write failure")
         self.store.put(dialog)
 
-    def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
+    def set_feedback(self, user_id: str, request_time: str, rating: Rating) -> None:
         if self._random.random() < self.failure_rate:
             raise ConnectionError("injected write failure")
-        self.store.set_feedback(user_id, request_time, feedback)
+        self.store.set_feedback(user_id, request_time, rating)
 
     def __getattr__(self, name: str):
         return getattr(self.store, name)
@@ -194,19 +194,35 @@ def test_a_rating_of_a_queued_dialog_is_stored_with_it(
     flaky.failure_rate = 1.0
     written = dialog(1)
     assert outbox.save(written) == Saved.QUEUED
-    assert outbox.rate("alice", written.request_time, "down") == Saved.QUEUED
+    rating = Rating("down", FeedbackReason.TOO_LONG, "세 줄이면 충분해요")
+    assert outbox.rate("alice", written.request_time, rating) == Saved.QUEUED
     flaky.failure_rate = 0.0
     assert outbox.drain() == 0
-    assert [d.feedback for d in everything(store)] == ["down"]
+    [stored] = everything(store)
+    assert (stored.feedback, stored.feedback_reason, stored.feedback_comment) == rating
 
 
 def test_a_rating_of_a_stored_dialog_reaches_the_store(outbox: Outbox, store) -> None:
     written = dialog(1)
     outbox.save(written)
-    assert outbox.rate("alice", written.request_time, "up") == Saved.STORED
+    assert outbox.rate("alice", written.request_time, Rating("up")) == Saved.STORED
     assert [d.feedback for d in everything(store)] == ["up"]
     with pytest.raises(MissingDialog):  # the store says when there is nothing to rate
-        store.set_feedback("alice", "1999-01-01T00:00:00.000Z#00000000", "up")
+        store.set_feedback("alice", "1999-01-01T00:00:00.000Z#00000000", Rating("up"))
+
+
+def test_a_rating_with_a_reason_waits_in_the_queue_like_any_other(
+    outbox: Outbox, flaky: FlakyStore, store: SqliteStore
+) -> None:
+    written = dialog(1)
+    outbox.save(written)
+    flaky.failure_rate = 1.0
+    rating = Rating("down", FeedbackReason.INACCURATE, "요금이 틀렸어요")
+    assert outbox.rate("alice", written.request_time, rating) == Saved.QUEUED
+    flaky.failure_rate = 0.0
+    outbox.drain()  # now, not after the writer's back-off
+    [stored] = everything(store)
+    assert (stored.feedback, stored.feedback_reason, stored.feedback_comment) == rating
 
 
 def test_a_rating_given_during_the_write_is_not_wiped(tmp_path: Path, store) -> None:
@@ -216,7 +232,7 @@ def test_a_rating_given_during_the_write_is_not_wiped(tmp_path: Path, store) -> 
         def put(self, dialog: Dialog) -> None:
             super().put(dialog)
             if len(self.puts) == 1:  # the user clicks 👍 while the first write is in flight
-                outbox.rate("alice", written.request_time, "up")
+                outbox.rate("alice", written.request_time, Rating("up"))
 
     racing = RatedMidWrite(store)
     outbox = Outbox(tmp_path / "outbox.sqlite3", racing, wait_s=0.01)
@@ -320,7 +336,7 @@ def test_an_unwritable_outbox_path_writes_straight_to_the_store(
         assert outbox.problem == OutboxProblem.UNAVAILABLE
         written = dialog(1)
         assert outbox.save(written) == Saved.STORED
-        assert outbox.rate("alice", written.request_time, "up") == Saved.STORED
+        assert outbox.rate("alice", written.request_time, Rating("up")) == Saved.STORED
         assert outbox.pending() == 0 and [d.feedback for d in everything(store)] == ["up"]
     finally:
         outbox.close()
@@ -365,3 +381,45 @@ def test_an_outbox_of_the_previous_version_is_migrated(tmp_path: Path, store) ->
         assert eventually(lambda: everything(store))[0].body == "b"
     finally:
         outbox.close()
+
+
+def test_a_conversation_is_listed_and_opened_while_its_dialogs_are_queued(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    def at(i: int, conversation: str) -> Dialog:  # a second apart: the order is certain
+        when = datetime.now(UTC) + timedelta(seconds=i)
+        return make_dialog("alice", when, body=f"질문 {i}", conversation_id=conversation)
+
+    hanging = HangingStore(store)  # the writes have neither succeeded nor failed yet
+    stored = at(1, "c1")
+    store.put(stored)
+    outbox = Outbox(tmp_path / "outbox.sqlite3", hanging, wait_s=0.01)
+    history = UserHistory(store, Identity("alice", analyst=False), outbox)
+    try:
+        queued = [at(2, "c1"), at(3, "c2")]
+        assert [history.save(one).saved for one in queued] == [Saved.QUEUED] * 2
+        page = history.conversations(10)
+        assert [(c.conversation_id, c.title, c.updated) for c in page.conversations] == [
+            ("c2", "질문 3", queued[1].request_time),
+            ("c1", "질문 1", queued[0].request_time),
+        ]
+        assert history.conversation("c1") == [stored, queued[0]]
+    finally:
+        hanging.release.set()
+        outbox.close()
+
+
+def test_deleting_a_conversation_deletes_its_queued_dialogs_and_counts_them(
+    outbox: Outbox, flaky: FlakyStore, store: SqliteStore
+) -> None:
+    history = UserHistory(store, Identity("alice", analyst=False), outbox)
+    history.save(dialog(1, conversation_id="c1"))
+    flaky.failure_rate = 1.0
+    history.save(dialog(2, conversation_id="c1"))
+    kept = dialog(3, conversation_id="c2")
+    history.save(kept)
+    assert history.delete_conversation("c1") == 2  # one stored, one queued
+    flaky.failure_rate = 0.0
+    outbox.drain()
+    assert everything(store) == [kept]
+    assert [c.conversation_id for c in store.conversations("alice", 10).conversations] == ["c2"]

@@ -3,7 +3,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from chatbot.safety import defuse_images, defuse_stream
+from chatbot.safety import defuse_images, defuse_stream, plain_label
 
 # A CommonMark parser with GFM tables as the judge of what renders as an image; raw HTML off,
 # as in Streamlit, which shows it as text.
@@ -116,3 +116,13 @@ def test_text_without_an_image_opener_is_unchanged(text: str) -> None:
 @given(st.lists(markdown_texts, max_size=10))
 def test_streaming_defuses_exactly_like_the_whole_text(chunks: list[str]) -> None:
     assert "".join(defuse_stream(chunks)) == defuse_images("".join(chunks))
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from("![]()*_`<>#-+.:~|\\/ abc한1\n"), max_size=40))
+def test_a_plain_label_renders_as_exactly_its_text(text: str) -> None:
+    """A title is one line (conversation titles are): it renders as itself, nothing else."""
+    line = " ".join(text.split())
+    tokens = MARKDOWN.parseInline(plain_label(line))[0].children or []
+    assert [token.type for token in tokens] in ([], ["text"])
+    assert "".join(token.content for token in tokens) == line

@@ -15,10 +15,14 @@ from chatbot.store.base import (
     DYNAMODB_ITEM_BYTES,
     MAX_DIALOG_BYTES,
     TRIM_MARK,
+    Conversation,
     Dialog,
     DialogStore,
+    MissingConversation,
     MissingDialog,
+    Rating,
     Status,
+    conversation_of,
     dialog_bytes,
     fit,
     parse_request_time,
@@ -109,7 +113,7 @@ def test_a_dialog_over_the_item_limit_is_kept_trimmed_with_a_flag(store: DialogS
 
 def test_rating_a_dialog_that_does_not_exist_says_so(store: DialogStore) -> None:
     with pytest.raises(MissingDialog):
-        store.set_feedback("alice", "2026-11-25T09:30:15.123Z#00000000", "up")
+        store.set_feedback("alice", "2026-11-25T09:30:15.123Z#00000000", Rating("up"))
 
 
 def test_none_fields_round_trip_as_none(store: DialogStore) -> None:
@@ -194,11 +198,17 @@ def test_browsing_a_date_range_spans_users_and_days(store: DialogStore) -> None:
 def test_feedback_is_recorded_and_cleared(store: DialogStore) -> None:
     written = make_dialog()
     store.put(written)
-    store.set_feedback("alice", written.request_time, "down")
+    store.set_feedback("alice", written.request_time, Rating("down", "unhelpful", "너무 일반적"))
+    assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [
+        written._replace(
+            feedback="down", feedback_reason="unhelpful", feedback_comment="너무 일반적"
+        )
+    ]
+    store.set_feedback("alice", written.request_time, Rating("down"))  # the reason taken back
     assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [
         written._replace(feedback="down")
     ]
-    store.set_feedback("alice", written.request_time, None)
+    store.set_feedback("alice", written.request_time, Rating(None))
     assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [written]
 
 
@@ -235,10 +245,13 @@ def test_dialogs_of_the_original_system_are_read_by_their_time(store: DialogStor
     legacy = make_dialog(
         at=datetime(2023, 12, 5, 18, 26, tzinfo=UTC),
         request_time="2023-12-05 18:26:00",
+        conversation_id=None,  # a read always has one: its day's, here
         **WITHOUT_OPTIONAL_FIELDS,
     )
     put_legacy(store, legacy)
     got = store.user_dialogs("alice", datetime(2023, 12, 5, 18, 0, tzinfo=UTC))
+    # With no session either, it belongs to its day's conversation.
+    legacy = legacy._replace(conversation_id=conversation_of(legacy))
     assert got == [legacy]
     assert got[0].status == Status.COMPLETE and got[0].mode is None
     assert store.user_dialogs("alice", datetime(2023, 12, 5, 18, 27, tzinfo=UTC)) == []
@@ -310,3 +323,149 @@ def test_any_dialog_round_trips(
     )
     store.put(written)
     assert store.user_dialogs(user, parse_request_time(written.request_time)) == [written]
+
+
+def converse(store: DialogStore, user: str, conversation: str, *minutes: int) -> list[Dialog]:
+    """Dialogs of ``conversation`` at NOW + each of ``minutes``, stored; questions "q<minute>"."""
+    dialogs = [
+        make_dialog(
+            user=user, at=NOW + timedelta(minutes=m), conversation_id=conversation, body=f"q{m}"
+        )
+        for m in minutes
+    ]
+    for dialog in dialogs:
+        store.put(dialog)
+    return dialogs
+
+
+def all_conversations(store: DialogStore, user: str, limit: int) -> list[list[str]]:
+    """The ids of every page of the user's list, following the cursor to its end."""
+    pages, cursor = [], None
+    while True:
+        page = store.conversations(user, limit, cursor)
+        pages.append([c.conversation_id for c in page.conversations])
+        if (cursor := page.cursor) is None:
+            return [ids for ids in pages if ids]  # DynamoDB may end on an empty page
+
+
+def test_conversations_are_listed_newest_first_a_page_at_a_time(store: DialogStore) -> None:
+    for index in range(5):
+        converse(store, "alice", f"c{index}", 10 * index, 10 * index + 1)
+    converse(store, "bob", "b0", 100)
+    assert all_conversations(store, "alice", 2) == [["c4", "c3"], ["c2", "c1"], ["c0"]]
+    first = store.conversations("alice", 1).conversations[0]
+    assert first == Conversation("alice", "c4", "q40", format_request_time_at(store, 41))
+    assert first.updated_at == NOW + timedelta(minutes=41)
+    assert all_conversations(store, "nobody", 10) == []
+
+
+def format_request_time_at(store: DialogStore, minute: int) -> str:
+    """The request_time of the dialog stored at NOW + ``minute``."""
+    (dialog,) = store.user_dialogs(
+        "alice", NOW + timedelta(minutes=minute), NOW + timedelta(minutes=minute, seconds=1)
+    )
+    return dialog.request_time
+
+
+def test_the_title_is_the_earliest_question_and_updated_the_newest_in_any_order(
+    store: DialogStore,
+) -> None:
+    late, _ = converse(store, "alice", "c1", 5, 1)
+    store.put(late)  # written again, as a retry would
+    (summary,) = store.conversations("alice", 10).conversations
+    assert (summary.title, summary.updated) == ("q1", late.request_time)
+    document = make_dialog(type="document", body="계약서 " * 30, conversation_id="c2")
+    store.put(document)
+    titles = {c.conversation_id: c.title for c in store.conversations("alice", 10).conversations}
+    assert titles["c2"] == "📎 " + ("계약서 " * 30)[:59].rstrip() + "…"
+
+
+def test_a_renamed_conversation_keeps_its_name(store: DialogStore) -> None:
+    converse(store, "alice", "c1", 5)
+    store.rename_conversation("alice", "c1", "서울 여행 계획")
+    converse(store, "alice", "c1", 1, 9)  # an earlier question written late, then a new one
+    (summary,) = store.conversations("alice", 10).conversations
+    assert summary.title == "서울 여행 계획" and summary.updated_at == NOW + timedelta(minutes=9)
+    with pytest.raises(MissingConversation):
+        store.rename_conversation("alice", "nope", "x")
+    with pytest.raises(MissingConversation):
+        store.rename_conversation("bob", "c1", "not bob's")
+
+
+def test_opening_a_conversation_reads_its_dialogs_and_only_its_users(store: DialogStore) -> None:
+    first = converse(store, "alice", "c1", 3, 1)
+    converse(store, "alice", "c2", 2)
+    converse(store, "bob", "b1", 4)
+    assert store.conversation_dialogs("alice", "c1") == sorted(first)
+    assert store.conversation_dialogs("bob", "c1") == []  # an id alone opens nothing
+    assert store.conversation_dialogs("alice", "nope") == []
+
+
+def test_deleting_a_conversation_deletes_it_and_nothing_else(store: DialogStore) -> None:
+    converse(store, "alice", "c1", 1, 2, 3)
+    kept = converse(store, "alice", "c2", 4)
+    bobs = converse(store, "bob", "c1", 5)  # the same id, another user's
+    assert store.delete_conversation("alice", "c1") == 3
+    assert store.conversation_dialogs("alice", "c1") == []
+    assert all_conversations(store, "alice", 10) == [["c2"]]
+    assert store.user_dialogs("alice", LONG_AGO) == kept
+    assert store.conversation_dialogs("bob", "c1") == bobs
+    assert store.delete_conversation("alice", "c1") == 0
+    assert store.delete_user("alice") == 1
+    assert all_conversations(store, "alice", 10) == []
+
+
+def test_dialogs_written_without_a_conversation_join_their_sessions(store: DialogStore) -> None:
+    """Dialogs of the app before conversations, replayed from an old outbox, say."""
+    morning = [
+        make_dialog(at=NOW + timedelta(minutes=m), conversation_id=None, body=f"q{m}")
+        for m in (1, 2)
+    ]
+    other = make_dialog(at=NOW + timedelta(minutes=3), conversation_id=None, session_id="s2")
+    for dialog in (*morning, other):
+        store.put(dialog)
+    page = store.conversations("alice", 10).conversations
+    assert [(c.title, c.conversation_id) for c in page] == [
+        (other.body, conversation_of(other)),
+        ("q1", conversation_of(morning[0])),
+    ]
+    assert [d.body for d in store.conversation_dialogs("alice", page[1].conversation_id)] == [
+        "q1",
+        "q2",
+    ]
+
+
+def test_search_finds_korean_words_inside_longer_words_newest_first(store: DialogStore) -> None:
+    said = [
+        ("서울지하철요금은 얼마인가요?", "1,400원입니다."),
+        ("부산 여행 계획", "해운대와 광안리를 추천합니다."),
+        ("지하철 환승은?", "30분 안에 무료로 환승됩니다. Subway transfers are free."),
+    ]
+    dialogs = [
+        make_dialog(at=NOW + timedelta(minutes=i), body=body, msg=msg, conversation_id=f"c{i}")
+        for i, (body, msg) in enumerate(said)
+    ]
+    for dialog in dialogs:
+        store.put(dialog)
+    store.put(make_dialog(user="bob", body="지하철 노선도", msg="..."))
+    store.put(dialogs[1]._replace(superseded_by="x"))  # replaced: out of its conversation
+
+    def bodies(text: str, limit: int = 10) -> list[str]:
+        return [d.body for d in store.search("alice", text, limit).dialogs]
+
+    assert bodies("지하철") == [said[2][0], said[0][0]]  # inside 서울지하철요금은 too
+    assert bodies("요금") == [said[0][0]]  # two syllables: shorter than a trigram
+    assert bodies("환승 무료로") == [said[2][0]]  # every word, in the question or answer
+    assert bodies("transfers") == [said[2][0]]
+    assert bodies("해운대") == []  # its dialog was replaced
+    assert bodies("지하철", limit=1) == [said[2][0]]
+    assert bodies("  ") == [] and bodies("없는말") == []
+    assert store.search("alice", "지하철", 10).complete
+    assert [d.conversation_id for d in store.search("alice", "지하철", 10).dialogs] == ["c2", "c0"]
+
+
+def test_search_takes_text_literally(store: DialogStore) -> None:
+    store.put(make_dialog(body='100% "quoted" a_b NEAR(x)', msg="*"))
+    for text in ("100%", '"quoted"', "a_b", "NEAR(x)", "*"):
+        assert len(store.search("alice", text, 10).dialogs) == 1, text
+    assert store.search("alice", "a%b", 10).dialogs == []

@@ -15,9 +15,16 @@ from streamlit.testing.v1 import AppTest
 from chatbot.config import Settings
 from chatbot.store import dynamodb as dynamodb_module
 from chatbot.store import open_store
-from chatbot.store.base import Dialog, RejectedDialog, StoreError
-from chatbot.store.create_table import backfill_day, create_table, main
-from chatbot.store.dynamodb import CHAT_START_KEY, DAY_INDEX, DynamoStore, dynamodb_client
+from chatbot.store.base import Dialog, Rating, RejectedDialog, StoreError
+from chatbot.store.create_table import backfill_conversations, backfill_day, create_table, main
+from chatbot.store.dynamodb import (
+    CHAT_START_KEY,
+    CONVERSATION_INDEX,
+    DAY_INDEX,
+    RECENT_INDEX,
+    DynamoStore,
+    dynamodb_client,
+)
 from loopback.dynamodb import MotoDynamo
 from tests.factories import NOW, make_dialog
 
@@ -111,18 +118,23 @@ def test_create_table_makes_the_day_index_and_is_idempotent(client: Any) -> None
         ("user_id", "HASH"),
         ("request_time", "RANGE"),
     ]
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == DAY_INDEX
-    assert [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] == [
-        ("day", "HASH"),
-        ("request_time", "RANGE"),
-    ]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    indexes = {
+        index["IndexName"]: [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]]
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        DAY_INDEX: [("day", "HASH"), ("request_time", "RANGE")],
+        CONVERSATION_INDEX: [("conversation_id", "HASH"), ("request_time", "RANGE")],
+        RECENT_INDEX: [("user_id", "HASH"), ("updated", "RANGE")],
+    }
+    assert all(
+        i["Projection"] == {"ProjectionType": "ALL"} for i in table["GlobalSecondaryIndexes"]
+    )
     assert create_table(client, "chat") is False
 
 
 @pytest.mark.parametrize("billing", ["PAY_PER_REQUEST", "PROVISIONED"])
-def test_a_legacy_table_gets_the_index_and_its_items_a_day(client: Any, billing: str) -> None:
+def test_a_legacy_table_gets_the_indexes_and_its_items_a_day(client: Any, billing: str) -> None:
     legacy_table(client, "legacy", billing)
     put_legacy(client, "legacy", "alice", "2023-12-05 18:26:00")
     put_legacy(client, "legacy", "bob", "2023-12-06 09:00:00")
@@ -134,7 +146,7 @@ def test_a_legacy_table_gets_the_index_and_its_items_a_day(client: Any, billing:
 
     assert create_table(client, "legacy", index_delay=0.01) is False
     indexes = client.describe_table(TableName="legacy")["Table"]["GlobalSecondaryIndexes"]
-    assert [i["IndexName"] for i in indexes] == [DAY_INDEX]
+    assert [i["IndexName"] for i in indexes] == [DAY_INDEX, CONVERSATION_INDEX, RECENT_INDEX]
     assert store.browse(since, until)[0] == []  # the index is sparse: no day, not listed
 
     assert backfill_day(client, "legacy") == 2
@@ -149,6 +161,30 @@ def test_a_legacy_table_gets_the_index_and_its_items_a_day(client: Any, billing:
     )["Item"]
     assert "day" not in marker
     assert backfill_day(client, "legacy") == 0
+
+
+def test_dialogs_before_conversations_are_grouped_by_session_or_day(client: Any) -> None:
+    legacy_table(client, "legacy", "PAY_PER_REQUEST")
+    put_legacy(client, "legacy", "alice", "2023-12-05 18:26:00")  # the original's: by day
+    put_legacy(client, "legacy", "alice", "2023-12-05 19:00:00")
+    for minute, question in ((1, "첫 질문"), (2, "둘째 질문")):  # the app's: by session
+        old = make_dialog(at=NOW + timedelta(minutes=minute), body=question, conversation_id=None)
+        item = dynamodb_module._serialize(old)
+        client.put_item(TableName="legacy", Item=item)
+    create_table(client, "legacy", index_delay=0.01)
+    store = DynamoStore("legacy")
+    store.set_chat_start("alice", NOW)
+    assert store.conversations("alice", 10).conversations == []  # no summaries yet
+
+    assert backfill_conversations(client, "legacy") == 4
+    page = store.conversations("alice", 10).conversations
+    assert [c.title for c in page] == ["첫 질문", "옛 질문"]
+    by_session = store.conversation_dialogs("alice", page[0].conversation_id)
+    assert [d.body for d in by_session] == ["첫 질문", "둘째 질문"]
+    by_day = store.conversation_dialogs("alice", page[1].conversation_id)
+    assert [d.request_time for d in by_day] == ["2023-12-05 18:26:00", "2023-12-05 19:00:00"]
+    assert backfill_conversations(client, "legacy") == 0
+    assert main(["--table", "legacy", "--backfill-conversations"]) == 0
 
 
 def test_a_missing_table_names_the_create_command(moto: MotoDynamo) -> None:
@@ -202,7 +238,7 @@ def test_an_item_over_the_limit_is_rejected_not_retried(store: DynamoStore) -> N
 
 def test_feedback_on_a_missing_dialog_creates_nothing(store: DynamoStore, client: Any) -> None:
     with pytest.raises(StoreError, match="no dialog"):
-        store.set_feedback("alice", "2026-11-25T09:30:15.123Z#deadbeef", "up")
+        store.set_feedback("alice", "2026-11-25T09:30:15.123Z#deadbeef", Rating("up"))
     reply = client.scan(TableName=store.table_name)
     assert reply["Count"] == 0
 
@@ -341,10 +377,25 @@ def test_the_command_creates_then_reports_and_backfills(
     put_legacy(client, "from-env", "alice", "2023-12-05 18:26:00")
     assert main(["--table", "from-env", "--backfill-day"]) == 0
     out = capsys.readouterr().out
-    assert "exists with index 'by_day'" in out and "set day on 1 items" in out
+    assert "exists with indexes by_day, by_conversation, by_user_updated" in out
+    assert "set day on 1 items" in out
 
 
 def test_the_command_needs_a_table(moto: MotoDynamo) -> None:
     with pytest.raises(SystemExit) as caught:
         main([])
     assert caught.value.code == 2
+
+
+def test_a_search_reads_a_bounded_number_of_the_newest_dialogs(
+    store: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dynamodb_module, "SEARCH_READ_LIMIT", 3)
+    for minute in range(5):
+        store.put(make_dialog(at=NOW + timedelta(minutes=minute), body=f"지하철 질문-{minute}"))
+    results = store.search("alice", "지하철", 10)
+    assert [d.body for d in results.dialogs] == ["지하철 질문-4", "지하철 질문-3", "지하철 질문-2"]
+    assert (results.searched, results.complete) == (3, False)
+    assert store.search("alice", "질문-0", 10).dialogs == []  # beyond the bound: said so
+    monkeypatch.setattr(dynamodb_module, "SEARCH_READ_LIMIT", 100)
+    assert len(store.search("alice", "질문-0", 10).dialogs) == 1

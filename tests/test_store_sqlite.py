@@ -100,7 +100,45 @@ def test_a_file_of_the_previous_version_gets_the_new_columns(tmp_path) -> None:
             "ttft_ms INTEGER, latency_ms INTEGER, status TEXT NOT NULL, feedback TEXT, "
             "session_id TEXT, day TEXT NOT NULL, UNIQUE (user_id, request_time))"
         )
+        old_rows = [
+            (
+                "alice",
+                "2023-12-05 18:26:00",
+                "r1",
+                "text",
+                "옛 질문",
+                "옛 답변",
+                None,
+                "2023-12-05",
+            ),
+            ("alice", "2023-12-05 19:00:00", "r2", "text", "옛 둘째", "답", None, "2023-12-05"),
+            (
+                "alice",
+                "2026-11-20T10:00:00.000Z#r3",
+                "r3",
+                "text",
+                "세션 질문",
+                "답",
+                "s9",
+                "2026-11-20",
+            ),
+        ]
+        db.executemany(
+            "INSERT INTO dialogs (user_id, request_time, request_id, type, body, msg, "
+            "session_id, day, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'complete')",
+            old_rows,
+        )
     store = SqliteStore(path)
     written = make_dialog(trimmed_chars=12)
     store.put(written)
     assert store.user_dialogs("alice", NOW - timedelta(days=1)) == [written]
+    # Its dialogs were grouped once, by session, else by day, each group with its summary.
+    page = store.conversations("alice", 10).conversations
+    assert [c.title for c in page] == [written.body, "세션 질문", "옛 질문"]
+    by_day = store.conversation_dialogs("alice", page[2].conversation_id)
+    assert [d.body for d in by_day] == ["옛 질문", "옛 둘째"]
+    SqliteStore(path)  # opened again: nothing to group twice
+    assert len(store.conversations("alice", 10).conversations) == 3
+    # Its text was indexed for search on the way (three letters and more use the index).
+    assert [d.body for d in store.search("alice", "세션 질문", 10).dialogs] == ["세션 질문"]
+    assert [d.request_id for d in store.search("alice", "옛 둘째", 10).dialogs] == ["r2"]

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from chatbot.config import Settings
 from chatbot.store.base import Dialog, DialogStore, DialogType, Status, StoreError
-from chatbot.store.dynamodb import DynamoStore
 from chatbot.store.sqlite import SqliteStore
 
 __all__ = ["Dialog", "DialogStore", "DialogType", "Status", "StoreError", "open_store"]
@@ -21,5 +20,7 @@ def open_store(settings: Settings, *, background: bool = False) -> DialogStore:
     retry long; the pages' store gives up after one retry.
     """
     if settings.chat_history_table:
+        from chatbot.store.dynamodb import DynamoStore  # boto3: only with a table
+
         return DynamoStore(settings.chat_history_table, patient=background)
     return SqliteStore(Path(settings.chat_history_db).expanduser())

@@ -14,6 +14,31 @@ class Status(StrEnum):
     INCOMPLETE = "incomplete"  # the stream failed after part of the answer arrived
     ERROR = "error"  # no answer at all
     STOPPED = "stopped"  # the user pressed stop
+    CUT = "cut"  # the model reached the output limit (stop reason max_tokens): Continue goes on
+
+
+class FeedbackReason(StrEnum):
+    """Why an answer disappointed, as the user may say with a 👎."""
+
+    INACCURATE = "inaccurate"
+    UNHELPFUL = "unhelpful"
+    TOO_LONG = "too_long"
+    WRONG_LANGUAGE = "wrong_language"
+    UNSAFE = "unsafe"
+    OTHER = "other"
+
+
+class Rating(NamedTuple):
+    """A user's rating of an answer: 👍 ("up"), 👎 ("down") with an optional reason and
+    comment, or none (None: taken back)."""
+
+    feedback: str | None
+    reason: str | None = None
+    comment: str | None = None
+
+
+# The longest comment kept with a 👎.
+MAX_COMMENT_CHARS = 1000
 
 
 class DialogType(StrEnum):
@@ -94,6 +119,17 @@ class Dialog(NamedTuple):
     # rest were billed at the full input price.
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    conversation_id: str | None = None  # None: a row of the original system or of 2026-11
+    stop_reason: str | None = None  # Bedrock's: end_turn, max_tokens, ...
+    # The request_id of the turn that replaced this one (regenerated, or its question edited):
+    # kept for analysts, neither shown in its conversation nor sent in the memory.
+    superseded_by: str | None = None
+    feedback_reason: str | None = None  # with a 👎: a FeedbackReason, chosen by the user
+    feedback_comment: str | None = None  # with a 👎: the user's words
+    # A summarised file's text, for the follow-up questions of its conversation (its start,
+    # at most chatbot.conversation.FILE_CONTEXT_CHARS).
+    document_text: str | None = None
+    cost_microusd: int | None = None  # what the answer cost, in millionths of a US dollar
 
     @property
     def day(self) -> str:
@@ -102,6 +138,72 @@ class Dialog(NamedTuple):
 
 
 FIELDS: tuple[str, ...] = Dialog._fields
+
+# Dialogs written before conversations existed are grouped by the browser session that wrote
+# them, or, for the original system's rows (no session), by UTC day; a name-based UUID makes
+# that group's id the same wherever it is computed, and distinct per user.
+_LEGACY_CONVERSATIONS = uuid.UUID("6f1d2c47-3f0e-4c55-9d6e-2b8f0a7c9e31")
+TITLE_CHARS = 60
+
+
+def legacy_conversation_id(user_id: str, session_id: str | None, day: str) -> str:
+    """The conversation of a dialog written without one: its session's, else its day's."""
+    group = f"session:{session_id}" if session_id else f"day:{day}"
+    return str(uuid.uuid5(_LEGACY_CONVERSATIONS, f"{user_id}#{group}"))
+
+
+def conversation_of(dialog: Dialog) -> str:
+    """The dialog's conversation id: its own, or the one its session or day makes."""
+    if dialog.conversation_id:
+        return dialog.conversation_id
+    return legacy_conversation_id(dialog.user_id, dialog.session_id, dialog.day)
+
+
+def conversation_title(kind: str, body: str) -> str:
+    """A conversation's title from its first question: one line, at most TITLE_CHARS."""
+    line = " ".join(body.split())
+    if len(line) > TITLE_CHARS:
+        line = line[: TITLE_CHARS - 1].rstrip() + "…"
+    return f"📎 {line}" if kind == DialogType.DOCUMENT else line
+
+
+# A renamed conversation's title_time: before every request_time, so no dialog's question
+# (written late, out of order) takes the title back.
+RENAMED = "!"
+
+
+class Conversation(NamedTuple):
+    """One conversation of a user, as its list shows it."""
+
+    user_id: str
+    conversation_id: str
+    title: str
+    updated: str  # the request_time of its newest dialog
+
+    @property
+    def updated_at(self) -> datetime:
+        return parse_request_time(self.updated)
+
+
+class SearchResults(NamedTuple):
+    """A search's matches, newest first; ``searched`` dialogs were read, and ``complete``
+    says whether that was all of the user's (DynamoDB reads a bounded number)."""
+
+    dialogs: list[Dialog]
+    searched: int
+    complete: bool
+
+
+def search_terms(text: str) -> list[str]:
+    """The words a search looks for (at most eight), each to be found somewhere."""
+    return text.split()[:8]
+
+
+class ConversationPage(NamedTuple):
+    """A page of a user's conversations, newest first; ``cursor`` asks for the next page."""
+
+    conversations: list[Conversation]
+    cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -126,6 +228,10 @@ class RejectedDialog(StoreError):
 
 class MissingDialog(StoreError):
     """No dialog of this user has this key (for example a rating of a deleted dialog)."""
+
+
+class MissingConversation(StoreError):
+    """The user has no conversation of this id (deleted, or not stored yet)."""
 
 
 # DynamoDB's item limit is 400 KB, counted as the UTF-8 bytes of attribute names and values;
@@ -176,15 +282,36 @@ class DialogStore(Protocol):
     """Where dialogs live. Reads return dialogs in ``request_time`` order, never truncated."""
 
     def put(self, dialog: Dialog) -> None:
-        """Write a dialog; writing the same dialog again is harmless."""
+        """Write a dialog and its conversation's summary (``conversation_of``: its newest
+        time, the title from its earliest question unless renamed); writing the same dialog
+        again, or dialogs out of order, gives the same result."""
 
     def user_dialogs(
         self, user_id: str, since: datetime, until: datetime | None = None
     ) -> list[Dialog]:
         """One user's dialogs with ``since <= time < until``."""
 
-    def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
-        """Record the user's rating of one answer."""
+    def set_feedback(self, user_id: str, request_time: str, rating: Rating) -> None:
+        """Record the user's rating of one answer (its reason and comment replaced too)."""
+
+    def conversations(
+        self, user_id: str, limit: int, cursor: str | None = None
+    ) -> ConversationPage:
+        """The user's conversations, newest first, ``limit`` at a time, read from their
+        summaries (never from every dialog); ``cursor`` from the previous page."""
+
+    def conversation_dialogs(self, user_id: str, conversation_id: str) -> list[Dialog]:
+        """One conversation's dialogs, reading only them; empty if it is not the user's."""
+
+    def search(self, user_id: str, text: str, limit: int) -> SearchResults:
+        """The user's newest ``limit`` dialogs whose question or answer holds every word of
+        ``text``, a word also inside a longer one (a Korean word with its particle)."""
+
+    def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> None:
+        """Give a conversation a title of the user's; MissingConversation if there is none."""
+
+    def delete_conversation(self, user_id: str, conversation_id: str) -> int:
+        """Delete a conversation's dialogs and summary; how many dialogs."""
 
     def set_chat_start(self, user_id: str, at: datetime) -> None:
         """Remember that the user started a new chat at ``at``: replay begins there."""

@@ -1,10 +1,14 @@
-"""Create the dialog table and its ``by_day`` index, or bring an existing table up to date.
+"""Create the dialog table and its indexes, or bring an existing table up to date.
 
     python -m chatbot.store.create_table [--table NAME] [--region R] [--backfill-day]
+                                         [--backfill-conversations]
 
-Idempotent: an existing table keeps its data; a table of the original system gets the index
-added. ``--backfill-day`` then gives the original's items the ``day`` attribute, so the
-analysts' History page (which reads the index) sees them.
+Idempotent: an existing table keeps its data; a table of the original system, or of an
+earlier version, gets the missing indexes added, one at a time (DynamoDB builds one per
+request). ``--backfill-day`` then gives the original's items the ``day`` attribute, so the
+analysts' History page (which reads ``by_day``) sees them; ``--backfill-conversations`` puts
+every dialog written before conversations into its session's (or, for the original's
+items, its day's) conversation, with the conversation's summary, so users' lists show them.
 
 It needs the permissions of ``iam/admin-policy.json``, which the app's own policy lacks; its
 requests carry their own user agent, so the loopback tests check them against that policy.
@@ -15,34 +19,57 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chatbot.aws import ADMIN_USER_AGENT
 from chatbot.config import ConfigError, Settings
-from chatbot.store.base import StoreError, parse_request_time
-from chatbot.store.dynamodb import CHAT_START_KEY, DAY_INDEX, dynamodb_client, store_error
+from chatbot.store.base import (
+    Dialog,
+    DialogType,
+    StoreError,
+    conversation_of,
+    parse_request_time,
+)
+from chatbot.store.dynamodb import (
+    CONVERSATION_INDEX,
+    DAY_INDEX,
+    RECENT_INDEX,
+    DynamoStore,
+    dynamodb_client,
+    store_error,
+)
 
-__all__ = ["backfill_day", "create_table", "main"]
+__all__ = ["backfill_conversations", "backfill_day", "create_table", "main"]
 
 _KEY_SCHEMA = [
     {"AttributeName": "user_id", "KeyType": "HASH"},
     {"AttributeName": "request_time", "KeyType": "RANGE"},
 ]
 _ATTRIBUTES = [
-    {"AttributeName": "user_id", "AttributeType": "S"},
-    {"AttributeName": "request_time", "AttributeType": "S"},
-    {"AttributeName": "day", "AttributeType": "S"},
+    {"AttributeName": name, "AttributeType": "S"}
+    for name in ("user_id", "request_time", "day", "conversation_id", "updated")
 ]
-_INDEX: dict[str, Any] = {
-    "IndexName": DAY_INDEX,
-    "KeySchema": [
-        {"AttributeName": "day", "KeyType": "HASH"},
-        {"AttributeName": "request_time", "KeyType": "RANGE"},
-    ],
-    "Projection": {"ProjectionType": "ALL"},
-}
+
+
+def _index(name: str, partition: str, sort: str) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": partition, "KeyType": "HASH"},
+            {"AttributeName": sort, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+_INDEXES = (
+    _index(DAY_INDEX, "day", "request_time"),
+    _index(CONVERSATION_INDEX, "conversation_id", "request_time"),
+    _index(RECENT_INDEX, "user_id", "updated"),
+)
 # Table creation takes seconds; poll often enough that the command feels prompt.
 _TABLE_WAITER = {"Delay": 2, "MaxAttempts": 150}
 
@@ -56,34 +83,33 @@ def _describe(client: Any, name: str) -> dict[str, Any] | None:
         raise
 
 
-def _index_status(table: dict[str, Any]) -> str | None:
+def _index_status(table: dict[str, Any], name: str) -> str | None:
     for index in table.get("GlobalSecondaryIndexes", []):
-        if index["IndexName"] == DAY_INDEX:
+        if index["IndexName"] == name:
             return str(index.get("IndexStatus", "ACTIVE"))
     return None
 
 
 def _wait_for_index(
-    client: Any, name: str, *, delay: float = 10.0, timeout: float = 3600.0
+    client: Any, table_name: str, name: str, *, delay: float = 10.0, timeout: float = 3600.0
 ) -> None:
     """botocore has no waiter for a GSI; building one over a large table can take long."""
     deadline = time.monotonic() + timeout
     while True:
-        table = _describe(client, name) or {}
-        status = _index_status(table)
+        status = _index_status(_describe(client, table_name) or {}, name)
         if status == "ACTIVE":
             return
         if time.monotonic() > deadline:
             raise StoreError(
-                f"index {DAY_INDEX!r} of {name!r} is still {status}; run the command again "
+                f"index {name!r} of {table_name!r} is still {status}; run the command again "
                 "to keep waiting"
             )
-        print(f"waiting for index {DAY_INDEX!r} of {name!r} ({status})...", flush=True)
+        print(f"waiting for index {name!r} of {table_name!r} ({status})...", flush=True)
         time.sleep(delay)
 
 
 def create_table(client: Any, name: str, *, index_delay: float = 10.0) -> bool:
-    """Make ``name`` exist with its ``by_day`` index, waiting until usable; True if created."""
+    """Make ``name`` exist with its indexes, waiting until usable; True if created."""
     table = _describe(client, name)
     if table is None:
         try:
@@ -91,7 +117,7 @@ def create_table(client: Any, name: str, *, index_delay: float = 10.0) -> bool:
                 TableName=name,
                 KeySchema=_KEY_SCHEMA,
                 AttributeDefinitions=_ATTRIBUTES,
-                GlobalSecondaryIndexes=[_INDEX],
+                GlobalSecondaryIndexes=list(_INDEXES),
                 BillingMode="PAY_PER_REQUEST",
             )
         except ClientError as error:
@@ -102,66 +128,104 @@ def create_table(client: Any, name: str, *, index_delay: float = 10.0) -> bool:
             client.get_waiter("table_exists").wait(TableName=name, WaiterConfig=_TABLE_WAITER)
             return True
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig=_TABLE_WAITER)
-    table = _describe(client, name) or {}
-    if _index_status(table) is None:
-        index = dict(_INDEX)
-        billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
-        if billing == "PROVISIONED":
-            # A provisioned table's index needs its own capacity: mirror the table's.
-            throughput = table.get("ProvisionedThroughput", {})
-            index["ProvisionedThroughput"] = {
-                "ReadCapacityUnits": throughput.get("ReadCapacityUnits") or 5,
-                "WriteCapacityUnits": throughput.get("WriteCapacityUnits") or 5,
-            }
-        client.update_table(
-            TableName=name,
-            AttributeDefinitions=_ATTRIBUTES,
-            GlobalSecondaryIndexUpdates=[{"Create": index}],
-        )
-        print(f"adding index {DAY_INDEX!r} to {name!r}...", flush=True)
-    _wait_for_index(client, name, delay=index_delay)
+    for wanted in _INDEXES:
+        table = _describe(client, name) or {}
+        if _index_status(table, wanted["IndexName"]) is None:
+            _add_index(client, table, wanted)
+        _wait_for_index(client, name, wanted["IndexName"], delay=index_delay)
     return False
 
 
-def backfill_day(client: Any, name: str) -> int:
-    """Set ``day`` on items of the original system; the number of items updated.
+def _add_index(client: Any, table: dict[str, Any], wanted: dict[str, Any]) -> None:
+    index = dict(wanted)
+    billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    if billing == "PROVISIONED":
+        # A provisioned table's index needs its own capacity: mirror the table's.
+        throughput = table.get("ProvisionedThroughput", {})
+        index["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": throughput.get("ReadCapacityUnits") or 5,
+            "WriteCapacityUnits": throughput.get("WriteCapacityUnits") or 5,
+        }
+    client.update_table(
+        TableName=table["TableName"],
+        AttributeDefinitions=_ATTRIBUTES,
+        GlobalSecondaryIndexUpdates=[{"Create": index}],
+    )
+    print(f"adding index {index['IndexName']!r} to {table['TableName']!r}...", flush=True)
 
-    The one Scan in the project: a one-off admin pass over a legacy table.
-    """
-    paginator = client.get_paginator("scan")
-    updated = skipped = 0
-    for page in paginator.paginate(
+
+def _legacy_items(client: Any, name: str, missing: str, *fields: str) -> Iterator[dict[str, Any]]:
+    """Every dialog item without the attribute ``missing``, with ``fields`` and its key.
+
+    Scans: a one-off admin pass over a table of an earlier version. Markers and summaries
+    (sort keys from "!") are not dialogs."""
+    names = {f"#a{i}": field for i, field in enumerate(("user_id", "request_time", *fields))}
+    names["#m"] = missing
+    for page in client.get_paginator("scan").paginate(
         TableName=name,
-        ProjectionExpression="#u, #t",
-        FilterExpression="attribute_not_exists(#d) AND #t <> :marker",
-        ExpressionAttributeNames={"#u": "user_id", "#t": "request_time", "#d": "day"},
-        ExpressionAttributeValues={":marker": {"S": CHAT_START_KEY}},
+        ProjectionExpression=", ".join(key for key in names if key != "#m"),
+        FilterExpression="attribute_not_exists(#m) AND NOT begins_with(#a1, :bang)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":bang": {"S": "!"}},
     ):
-        for item in page.get("Items", []):
-            request_time = item["request_time"]["S"]
-            try:
-                day = parse_request_time(request_time).strftime("%Y-%m-%d")
-            except ValueError:
-                skipped += 1
-                print(f"skipped {item['user_id']['S']!r} {request_time!r}: not a time")
-                continue
-            try:
-                client.update_item(
-                    TableName=name,
-                    Key={"user_id": item["user_id"], "request_time": item["request_time"]},
-                    UpdateExpression="SET #d = :d",
-                    # Deleted since the scan: do not bring it back as a stub.
-                    ConditionExpression="attribute_exists(#u)",
-                    ExpressionAttributeNames={"#d": "day", "#u": "user_id"},
-                    ExpressionAttributeValues={":d": {"S": day}},
-                )
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
-                continue
-            updated += 1
+        yield from page.get("Items", [])
+
+
+def _set_if_exists(client: Any, name: str, item: dict[str, Any], field: str, value: str) -> bool:
+    """Set one attribute of a dialog item; False if it was deleted since the scan."""
+    try:
+        client.update_item(
+            TableName=name,
+            Key={"user_id": item["user_id"], "request_time": item["request_time"]},
+            UpdateExpression="SET #f = :v",
+            # Deleted since the scan: do not bring it back as a stub.
+            ConditionExpression="attribute_exists(#u)",
+            ExpressionAttributeNames={"#f": field, "#u": "user_id"},
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def backfill_day(client: Any, name: str) -> int:
+    """Set ``day`` on items of the original system; the number of items updated."""
+    updated = skipped = 0
+    for item in _legacy_items(client, name, "day"):
+        request_time = item["request_time"]["S"]
+        try:
+            day = parse_request_time(request_time).strftime("%Y-%m-%d")
+        except ValueError:
+            skipped += 1
+            print(f"skipped {item['user_id']['S']!r} {request_time!r}: not a time")
+            continue
+        updated += _set_if_exists(client, name, item, "day", day)
     if skipped:
         print(f"{skipped} items have a request_time that is not a time; left without a day")
+    return updated
+
+
+def backfill_conversations(client: Any, name: str) -> int:
+    """Give dialogs written before conversations their conversation, and each conversation
+    its summary; the number of dialogs updated. Run again, it does nothing more."""
+    store = DynamoStore(name, client=client)
+    updated = 0
+    for item in _legacy_items(client, name, "conversation_id", "session_id", "type", "body"):
+        dialog = Dialog(
+            user_id=item["user_id"]["S"],
+            request_time=item["request_time"]["S"],
+            request_id="",
+            type=item.get("type", {}).get("S", DialogType.TEXT),
+            body=item.get("body", {}).get("S", ""),
+            msg="",
+            session_id=item.get("session_id", {}).get("S"),
+        )
+        conversation_id = conversation_of(dialog)
+        if _set_if_exists(client, name, item, "conversation_id", conversation_id):
+            store.write_summary(dialog._replace(conversation_id=conversation_id))
+            updated += 1
     return updated
 
 
@@ -179,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="set `day` on items written by the original system (scans the table once)",
     )
+    parser.add_argument(
+        "--backfill-conversations",
+        action="store_true",
+        help="group dialogs written before conversations into conversations (scans once)",
+    )
     args = parser.parse_args(argv)
     try:
         name = args.table or Settings.load().chat_history_table
@@ -188,13 +257,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no table: pass --table or set CHAT_HISTORY_TABLE")
     try:
         client = dynamodb_client(args.region, user_agent=ADMIN_USER_AGENT)
+        indexes = ", ".join(index["IndexName"] for index in _INDEXES)
         if create_table(client, name):
-            print(f"created table {name!r} with index {DAY_INDEX!r} (on-demand billing)")
+            print(f"created table {name!r} with indexes {indexes} (on-demand billing)")
         else:
-            print(f"table {name!r} exists with index {DAY_INDEX!r}")
+            print(f"table {name!r} exists with indexes {indexes}")
         if args.backfill_day:
             count = backfill_day(client, name)
             print(f"set day on {count} items of {name!r}")
+        if args.backfill_conversations:
+            count = backfill_conversations(client, name)
+            print(f"grouped {count} dialogs of {name!r} into conversations")
     except (ClientError, BotoCoreError) as error:
         print(store_error(error, name, "setting up the table"), file=sys.stderr)
         return 1

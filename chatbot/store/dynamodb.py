@@ -1,16 +1,26 @@
 """The DynamoDB store: one item per dialog in the original system's table, readable both ways.
 
-Table: partition key ``user_id`` (S), sort key ``request_time`` (S), and the sparse global
-secondary index ``by_day`` (``day`` S, ``request_time`` S) for the analysts' date ranges.
-The "new chat" marker of a user lives in the same partition under the sort key
-``!chat-start``: ``!`` sorts before every digit, so time-range queries never see it, and it
-has no ``day``, so the index never sees it.
+Table: partition key ``user_id`` (S), sort key ``request_time`` (S), and three sparse global
+secondary indexes, each holding only the items that have its key attributes:
+
+- ``by_day`` (``day`` S, ``request_time`` S): dialogs, for the analysts' date ranges;
+- ``by_conversation`` (``conversation_id`` S, ``request_time`` S): dialogs, so opening a
+  conversation reads only its dialogs (a random id per conversation: no hot partition);
+- ``by_user_updated`` (``user_id`` S, ``updated`` S): conversation summaries, so a user's
+  list is read newest first, a page at a time, without reading any dialog.
+
+A user's other items live in the user's partition under sort keys starting with ``!``, which
+sorts before every digit, so time-range queries never see them: the "new chat" marker
+(``!chat-start``) and one summary per conversation (``!conv#<id>``: title, its time,
+``updated``). They carry neither ``day`` nor ``conversation_id``, so only the index meant
+for them sees them.
 
 The endpoint comes from boto3's chain (``AWS_ENDPOINT_URL_DYNAMODB``), never from here.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,29 +35,49 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chatbot import aws
 from chatbot.store.base import (
     FIELDS,
+    RENAMED,
+    Conversation,
+    ConversationPage,
     Dialog,
+    MissingConversation,
     MissingDialog,
+    Rating,
     ReadStats,
     RejectedDialog,
+    SearchResults,
     StoreError,
+    conversation_of,
+    conversation_title,
     in_range,
     key_bound,
+    search_terms,
     time_key,
 )
 
 __all__ = [
     "CHAT_START_KEY",
+    "CONVERSATION_INDEX",
     "CREATE_COMMAND",
     "DAY_INDEX",
+    "RECENT_INDEX",
+    "SUMMARY_PREFIX",
     "DynamoStore",
     "dynamodb_client",
     "store_error",
 ]
 
 DAY_INDEX = "by_day"
+CONVERSATION_INDEX = "by_conversation"
+RECENT_INDEX = "by_user_updated"
 CHAT_START_KEY = "!chat-start"
+SUMMARY_PREFIX = "!conv#"
 CREATE_COMMAND = "python -m chatbot.store.create_table"
+# A search reads at most this many of the user's newest dialogs (DynamoDB has no text
+# index; each read is billed), a page of _SEARCH_PAGE at a time.
+SEARCH_READ_LIMIT = 2000
+_SEARCH_PAGE = 500
 _KEY_FIELDS = ("user_id", "request_time")
+_RATING_FIELDS = ("feedback", "feedback_reason", "feedback_comment")  # a Rating's, in order
 # Fields a legacy item may lack although Dialog requires them: read as empty, not a crash.
 _REQUIRED_TEXT = ("request_id", "type", "body", "msg")
 _BATCH_SIZE = 25  # BatchWriteItem's limit
@@ -157,7 +187,30 @@ def _deserialize(item: dict[str, Any]) -> Dialog:
         values[name] = attribute["S"] if "S" in attribute else int(attribute["N"])
     for name in _REQUIRED_TEXT:
         values.setdefault(name, "")
-    return Dialog(**values)  # a missing status is the Dialog default: complete
+    dialog = Dialog(**values)  # a missing status is the Dialog default: complete
+    if dialog.conversation_id is None:  # an item not yet grouped by --backfill-conversations
+        return dialog._replace(conversation_id=conversation_of(dialog))
+    return dialog
+
+
+def _summary_key(user_id: str, conversation_id: str) -> dict[str, Any]:
+    return {"user_id": {"S": user_id}, "request_time": {"S": SUMMARY_PREFIX + conversation_id}}
+
+
+def _conversation_query(user_id: str, conversation_id: str) -> dict[str, Any]:
+    """A conversation's dialogs through its index, only if they are the user's: ids are
+    random, and the filter makes a guessed one return nothing."""
+    return dict(
+        IndexName=CONVERSATION_INDEX,
+        KeyConditionExpression="#c = :c",
+        FilterExpression="#u = :u",
+        ExpressionAttributeNames={"#c": "conversation_id", "#u": "user_id"},
+        ExpressionAttributeValues={":c": {"S": conversation_id}, ":u": {"S": user_id}},
+    )
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _days(since: datetime, until: datetime) -> list[str]:
@@ -200,8 +253,10 @@ class DynamoStore:
             yield page.get("Items", [])
 
     def put(self, dialog: Dialog) -> None:
+        dialog = dialog._replace(conversation_id=conversation_of(dialog))
         try:
             self.client.put_item(TableName=self.table_name, Item=_serialize(dialog))
+            self.write_summary(dialog)
         except ClientError as error:
             problem = store_error(error, self.table_name, "writing a dialog")
             if error.response.get("Error", {}).get("Code") in _REJECTED:
@@ -209,6 +264,151 @@ class DynamoStore:
             raise problem from error
         except BotoCoreError as error:
             raise store_error(error, self.table_name, "writing a dialog") from error
+
+    def write_summary(self, dialog: Dialog) -> None:
+        """Bring the summary of the dialog's conversation up to it: the newest ``updated``,
+        the title of the earliest question unless renamed. One write for a dialog written in
+        order; one more for a late one, which may hold the first question."""
+        key = _summary_key(dialog.user_id, conversation_of(dialog))
+        names = {"#upd": "updated", "#title": "title", "#tt": "title_time"}
+        values = {
+            ":t": {"S": dialog.request_time},
+            ":title": {"S": conversation_title(dialog.type, dialog.body)},
+        }
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression=(
+                    "SET #upd = :t, #title = if_not_exists(#title, :title), "
+                    "#tt = if_not_exists(#tt, :t)"
+                ),
+                ConditionExpression="attribute_not_exists(#upd) OR #upd <= :t",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="SET #title = :title, #tt = :t",
+                ConditionExpression="#tt > :t",  # a rename's "!" is never later
+                ExpressionAttributeNames={"#title": "title", "#tt": "title_time"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def conversations(
+        self, user_id: str, limit: int, cursor: str | None = None
+    ) -> ConversationPage:
+        start: dict[str, Any] = {"ExclusiveStartKey": json.loads(cursor)} if cursor else {}
+        with self._errors("listing conversations"):
+            reply = self.client.query(
+                TableName=self.table_name,
+                IndexName=RECENT_INDEX,
+                KeyConditionExpression="#u = :u",
+                ExpressionAttributeNames={"#u": "user_id"},
+                ExpressionAttributeValues={":u": {"S": user_id}},
+                ScanIndexForward=False,
+                Limit=limit,
+                **start,
+            )
+        page = [
+            Conversation(
+                user_id,
+                item["request_time"]["S"].removeprefix(SUMMARY_PREFIX),
+                item["title"]["S"],
+                item["updated"]["S"],
+            )
+            for item in reply.get("Items", [])
+        ]
+        last = reply.get("LastEvaluatedKey")
+        return ConversationPage(page, json.dumps(last) if last else None)
+
+    def conversation_dialogs(self, user_id: str, conversation_id: str) -> list[Dialog]:
+        dialogs: list[Dialog] = []
+        with self._errors("reading a conversation"):
+            for items in self._pages(**_conversation_query(user_id, conversation_id)):
+                dialogs.extend(_deserialize(item) for item in items)
+        return dialogs
+
+    def search(self, user_id: str, text: str, limit: int) -> SearchResults:
+        """Reads the user's partition newest first, at most SEARCH_READ_LIMIT dialogs, and
+        keeps those holding every word (DynamoDB's ``contains``: case-sensitive)."""
+        terms = search_terms(text)
+        if not terms:
+            return SearchResults([], 0, complete=True)
+        names = {"#u": "user_id", "#t": "request_time", "#b": "body", "#m": "msg"}
+        names["#s"] = "superseded_by"
+        values: dict[str, Any] = {":u": {"S": user_id}, ":first": {"S": "0"}}
+        conditions = ["attribute_not_exists(#s)"]
+        for index, term in enumerate(terms):
+            values[f":w{index}"] = {"S": term}
+            conditions.append(f"(contains(#b, :w{index}) OR contains(#m, :w{index}))")
+        query: dict[str, Any] = dict(
+            TableName=self.table_name,
+            KeyConditionExpression="#u = :u AND #t >= :first",  # dialogs, not "!" items
+            FilterExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+        )
+        found: list[Dialog] = []
+        searched = 0
+        with self._errors("searching dialogs"):
+            while len(found) < limit and searched < SEARCH_READ_LIMIT:
+                query["Limit"] = min(_SEARCH_PAGE, SEARCH_READ_LIMIT - searched)
+                reply = self.client.query(**query)
+                searched += reply.get("ScannedCount", 0)
+                found.extend(_deserialize(item) for item in reply.get("Items", []))
+                if "LastEvaluatedKey" not in reply:
+                    return SearchResults(found[:limit], searched, complete=True)
+                query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        return SearchResults(found[:limit], searched, complete=False)
+
+    def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_summary_key(user_id, conversation_id),
+                UpdateExpression="SET #title = :title, #tt = :renamed",
+                ConditionExpression="attribute_exists(#upd)",  # no stub for a missing one
+                ExpressionAttributeNames={
+                    "#title": "title",
+                    "#tt": "title_time",
+                    "#upd": "updated",
+                },
+                ExpressionAttributeValues={":title": {"S": title}, ":renamed": {"S": RENAMED}},
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise MissingConversation(
+                    f"DynamoDB table {self.table_name!r}: no such conversation"
+                ) from error
+            raise store_error(error, self.table_name, "renaming a conversation") from error
+        except BotoCoreError as error:
+            raise store_error(error, self.table_name, "renaming a conversation") from error
+
+    def delete_conversation(self, user_id: str, conversation_id: str) -> int:
+        keys: list[dict[str, Any]] = []
+        query = _conversation_query(user_id, conversation_id)
+        query["ProjectionExpression"] = "#u, #t"
+        query["ExpressionAttributeNames"]["#t"] = "request_time"
+        with self._errors("listing a conversation's items to delete"):
+            for items in self._pages(**query):
+                keys.extend({name: item[name] for name in _KEY_FIELDS} for item in items)
+        dialogs = len(keys)
+        keys.append(_summary_key(user_id, conversation_id))  # last: the list shows it till then
+        with self._errors("deleting a conversation"):
+            for start in range(0, len(keys), _BATCH_SIZE):
+                self._delete_batch(keys[start : start + _BATCH_SIZE])
+        return dialogs
 
     def user_dialogs(
         self, user_id: str, since: datetime, until: datetime | None = None
@@ -269,11 +469,21 @@ class DynamoStore:
         dialogs.sort(key=lambda d: (d.request_time, d.user_id))
         return dialogs, ReadStats(items=len(dialogs), pages=pages)
 
-    def set_feedback(self, user_id: str, request_time: str, feedback: str | None) -> None:
-        if feedback is None:
-            update, values = "REMOVE #f", None
-        else:
-            update, values = "SET #f = :f", {":f": {"S": feedback}}
+    def set_feedback(self, user_id: str, request_time: str, rating: Rating) -> None:
+        names = {"#u": "user_id"}
+        sets, removes, values = [], [], {}
+        for index, (name, value) in enumerate(zip(_RATING_FIELDS, rating, strict=True)):
+            names[f"#r{index}"] = name
+            if value is None:
+                removes.append(f"#r{index}")
+            else:
+                sets.append(f"#r{index} = :r{index}")
+                values[f":r{index}"] = {"S": value}
+        update = " ".join(
+            f"{verb} {', '.join(parts)}"
+            for verb, parts in (("SET", sets), ("REMOVE", removes))
+            if parts
+        )
         extra: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
         try:
             self.client.update_item(
@@ -282,11 +492,11 @@ class DynamoStore:
                 UpdateExpression=update,
                 # UpdateItem upserts: without this a stale rating would create a stub item.
                 ConditionExpression="attribute_exists(#u)",
-                ExpressionAttributeNames={"#f": "feedback", "#u": "user_id"},
+                ExpressionAttributeNames=names,
                 **extra,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _condition_failed(error):
                 raise MissingDialog(
                     f"DynamoDB table {self.table_name!r}: no dialog of this user at "
                     f"{request_time!r} to rate"
@@ -330,7 +540,8 @@ class DynamoStore:
         with self._errors("deleting a user's items"):
             for start in range(0, len(keys), _BATCH_SIZE):
                 self._delete_batch(keys[start : start + _BATCH_SIZE])
-        return sum(1 for key in keys if key["request_time"]["S"] != CHAT_START_KEY)
+        # Only dialogs count: the markers and summaries sort first, under "!".
+        return sum(1 for key in keys if not key["request_time"]["S"].startswith("!"))
 
     def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
         """Delete up to 25 items, re-sending what DynamoDB left unprocessed until none remain."""

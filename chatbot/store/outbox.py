@@ -35,8 +35,10 @@ from chatbot.store.base import (
     Dialog,
     DialogStore,
     MissingDialog,
+    Rating,
     RejectedDialog,
     StoreError,
+    conversation_of,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ CREATE TABLE IF NOT EXISTS ratings (
     request_time TEXT NOT NULL,
     feedback TEXT,
     version INTEGER NOT NULL DEFAULT 1,
+    reason TEXT,
+    comment TEXT,
     PRIMARY KEY (user_id, request_time)
 );
 CREATE TABLE IF NOT EXISTS rejected (
@@ -73,9 +77,9 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 """
 # Columns added since the first outbox files were written; they are migrated on open.
-_PENDING_COLUMNS = {
-    "version": "INTEGER NOT NULL DEFAULT 1",
-    "lease_until": "REAL NOT NULL DEFAULT 0",
+_ADDED_COLUMNS = {
+    "pending": {"version": "INTEGER NOT NULL DEFAULT 1", "lease_until": "REAL NOT NULL DEFAULT 0"},
+    "ratings": {"reason": "TEXT", "comment": "TEXT"},
 }
 
 
@@ -99,6 +103,14 @@ Key = tuple[str, str, str]  # ("dialog" or "rating", user_id, request_time)
 def _decode(record: str) -> Dialog:
     values = json.loads(record)
     return Dialog(**{name: values[name] for name in FIELDS if name in values})
+
+
+def _conversation_of_record(record: str) -> str | None:
+    """The conversation of a queued record; None for one that cannot be read."""
+    try:
+        return conversation_of(_decode(record))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 class Outbox:
@@ -145,10 +157,11 @@ class Outbox:
             with db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
-                have = {row[1] for row in db.execute("PRAGMA table_info(pending)")}
-                for name, kind in _PENDING_COLUMNS.items():
-                    if name not in have:
-                        db.execute(f"ALTER TABLE pending ADD COLUMN {name} {kind}")
+                for table, columns in _ADDED_COLUMNS.items():
+                    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                    for name, kind in columns.items():
+                        if name not in have:
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
         except BaseException:
             db.close()
             raise
@@ -218,28 +231,30 @@ class Outbox:
             return self._write_through(dialog)
         return self._await(("dialog", dialog.user_id, dialog.request_time), version)
 
-    def rate(self, user_id: str, request_time: str, feedback: str | None) -> Saved:
+    def rate(self, user_id: str, request_time: str, rating: Rating) -> Saved:
         """Record a rating: in the queued dialog while it waits, else queued for the store."""
         try:
             with self._transaction() as db:
                 row = db.execute(
-                    "UPDATE pending SET dialog = json_set(dialog, '$.feedback', ?), "
+                    "UPDATE pending SET dialog = json_set(dialog, '$.feedback', ?, "
+                    "'$.feedback_reason', ?, '$.feedback_comment', ?), "
                     "version = version + 1 WHERE user_id = ? AND request_time = ? "
                     "RETURNING version",
-                    (feedback, user_id, request_time),
+                    (*rating, user_id, request_time),
                 ).fetchone()
                 key: Key = ("dialog", user_id, request_time)
                 if row is None:
                     row = db.execute(
-                        "INSERT INTO ratings (user_id, request_time, feedback) VALUES (?, ?, ?) "
-                        "ON CONFLICT (user_id, request_time) DO UPDATE SET "
-                        "feedback = excluded.feedback, version = version + 1 RETURNING version",
-                        (user_id, request_time, feedback),
+                        "INSERT INTO ratings (user_id, request_time, feedback, reason, comment) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, request_time) DO UPDATE "
+                        "SET feedback = excluded.feedback, reason = excluded.reason, "
+                        "comment = excluded.comment, version = version + 1 RETURNING version",
+                        (user_id, request_time, *rating),
                     ).fetchone()
                     key = ("rating", user_id, request_time)
         except sqlite3.Error:
             try:
-                self.store.set_feedback(user_id, request_time, feedback)
+                self.store.set_feedback(user_id, request_time, rating)
             except StoreError as error:
                 log.warning("rating failed: %s", error_code(error))
                 return Saved.LOST
@@ -298,6 +313,32 @@ class Outbox:
                 db.execute("DELETE FROM ratings WHERE user_id = ?", (user_id,))
         except sqlite3.Error as error:
             # Deleting the stored dialogs but not the queued ones would bring them back.
+            raise StoreError(
+                f"the outbox {self.path} could not be read ({self.problem})"
+            ) from error
+        return deleted
+
+    def delete_conversation(self, user_id: str, conversation_id: str) -> int:
+        """Delete the user's queued and rejected dialogs of a conversation; how many.
+
+        Waits for a write in progress, as ``delete_user`` does."""
+        try:
+            with self._writing, self._transaction() as db:
+                deleted = 0
+                for table in ("pending", "rejected"):
+                    rows = db.execute(
+                        f"SELECT request_time, dialog FROM {table} WHERE user_id = ?", (user_id,)
+                    ).fetchall()
+                    doomed = [
+                        (user_id, request_time)
+                        for request_time, record in rows
+                        if _conversation_of_record(record) == conversation_id
+                    ]
+                    db.executemany(
+                        f"DELETE FROM {table} WHERE user_id = ? AND request_time = ?", doomed
+                    )
+                    deleted += len(doomed)
+        except sqlite3.Error as error:
             raise StoreError(
                 f"the outbox {self.path} could not be read ({self.problem})"
             ) from error
@@ -476,12 +517,14 @@ class Outbox:
     def _write_ratings(self) -> bool:
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT user_id, request_time, feedback, version FROM ratings"
+                "SELECT user_id, request_time, feedback, reason, comment, version FROM ratings"
             ).fetchall()
-        for user_id, request_time, feedback, version in rows:
+        for user_id, request_time, feedback, reason, comment, version in rows:
             with self._writing:
                 try:
-                    self.store.set_feedback(user_id, request_time, feedback)
+                    self.store.set_feedback(
+                        user_id, request_time, Rating(feedback, reason, comment)
+                    )
                     outcome = Saved.STORED
                 except MissingDialog:  # deleted meanwhile: nothing left to rate
                     outcome = Saved.REJECTED

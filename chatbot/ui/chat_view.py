@@ -9,15 +9,21 @@ from streamlit.delta_generator import DeltaGenerator
 
 from chatbot.access import Receipt, UserHistory
 from chatbot.config import Settings
-from chatbot.conversation import Turn
+from chatbot.conversation import Turn, can_continue
 from chatbot.errors import classify, error_code
 from chatbot.i18n import language_of, t
-from chatbot.modes import DEFAULT_MODE
+from chatbot.inputs import clean_question
 from chatbot.safety import defuse_images, defuse_stream
 from chatbot.store import Dialog, DialogType, Status, StoreError
+from chatbot.store.base import (
+    MAX_COMMENT_CHARS,
+    FeedbackReason,
+    Rating,
+)
 from chatbot.store.outbox import Saved
 from chatbot.streaming import Blocks
 from chatbot.ui import resources
+from chatbot.ui.copy_button import copy_button
 from chatbot.ui.session import ChatSession
 
 _FEEDBACK = {"up": 1, "down": 0}
@@ -64,8 +70,14 @@ class ChatView:
             if dialog.cache_read_tokens or dialog.cache_write_tokens:
                 read, write = dialog.cache_read_tokens or 0, dialog.cache_write_tokens or 0
                 usage += " · " + t("usage_cache", self.lang, read=read, write=write)
+            if dialog.cost_microusd is not None:
+                usage += " · " + self._cost(dialog.cost_microusd)
             st.caption(usage)
-        if dialog.status == Status.COMPLETE:
+        if dialog.msg:
+            copy_button(dialog.msg, self.lang, key=f"copy-{dialog.request_id}")
+        if last and dialog.type == DialogType.TEXT and dialog.status != Status.ERROR:
+            self._replace_controls(dialog)
+        if dialog.status in (Status.COMPLETE, Status.CUT):
             st.feedback(
                 "thumbs",
                 key=f"feedback-{dialog.request_id}",
@@ -73,6 +85,72 @@ class ChatView:
                 on_change=self._save_feedback,
                 args=(dialog,),
             )
+            if st.session_state.get(f"feedback-{dialog.request_id}") == _FEEDBACK["down"]:
+                self._why_down(dialog)
+
+    def _why_down(self, dialog: Dialog) -> None:
+        """After a 👎: an optional reason and comment, sent with the rating."""
+        request = dialog.request_id
+        with (
+            st.expander(t("why_down", self.lang), expanded=not dialog.feedback_reason),
+            st.form(f"why-{request}", border=False),
+        ):
+            st.selectbox(
+                t("why_down_reason", self.lang),
+                list(FeedbackReason),
+                index=None,
+                format_func=lambda reason: t(f"reason_{reason}", self.lang),
+                key=f"why-reason-{request}",
+            )
+            st.text_area(
+                t("why_down_comment", self.lang),
+                max_chars=MAX_COMMENT_CHARS,
+                key=f"why-comment-{request}",
+            )
+            st.form_submit_button(
+                t("why_down_send", self.lang), on_click=self._save_reason, args=(dialog,)
+            )
+
+    def _cost(self, microusd: int) -> str:
+        """An answer's cost in dollars, and in won when CHAT_KRW_PER_USD is set."""
+        usd = microusd / 1_000_000
+        rate = self.settings.chat_krw_per_usd
+        if rate is None:
+            return t("usage_cost", self.lang, usd=usd)
+        return t("usage_cost_krw", self.lang, usd=usd, krw=usd * rate)
+
+    def _replace_controls(self, dialog: Dialog) -> None:
+        """Under the last answer: ask again, or edit the question and ask that; the turn
+        replaced stays stored, marked, and leaves the conversation."""
+        request = dialog.request_id
+        with st.container(horizontal=True):
+            st.button(
+                t("regenerate", self.lang),
+                key=f"regenerate-{request}",
+                icon="🔄",
+                on_click=self.chat.ask_replace,
+                args=(dialog.request_time,),
+            )
+            with st.popover(t("edit", self.lang), icon="✏️"):
+                st.text_area(
+                    t("edit_question", self.lang), value=dialog.body, key=f"edit-{request}"
+                )
+                st.button(
+                    t("edit_send", self.lang),
+                    key=f"edit-send-{request}",
+                    type="primary",
+                    on_click=self._edit,
+                    args=(dialog,),
+                )
+
+    def _edit(self, dialog: Dialog) -> None:
+        question = clean_question(st.session_state[f"edit-{dialog.request_id}"])
+        limit = self.settings.chat_max_input_chars
+        if len(question) > limit:
+            lang = language_of(question, self.lang)
+            st.toast(t("input_too_long", lang, length=len(question), limit=limit))
+        elif question:
+            self.chat.ask_replace(dialog.request_time, question)
 
     def _show_status(self, dialog: Dialog, last: bool) -> None:
         # This session's turns carry the precise notice; replayed ones only their status.
@@ -88,8 +166,18 @@ class ChatView:
                     t("retry", self.lang),
                     key=f"retry-{dialog.request_id}",
                     icon="🔁",
-                    on_click=self.chat.ask_again,
-                    args=(dialog.body, dialog.mode or DEFAULT_MODE),
+                    on_click=self.chat.ask_replace,
+                    args=(dialog.request_time,),
+                )
+        elif dialog.status == Status.CUT:
+            st.warning(notice or t("cut", self.lang), icon="✂️")
+            if last and can_continue(dialog):
+                st.button(
+                    t("continue", self.lang),
+                    key=f"continue-{dialog.request_id}",
+                    icon="▶️",
+                    on_click=self.chat.ask_continue,
+                    args=(dialog.request_time,),
                 )
         elif notice:  # a complete answer that could not be saved yet
             st.warning(notice, icon="💾")
@@ -97,13 +185,29 @@ class ChatView:
     def _save_feedback(self, dialog: Dialog) -> None:
         choice = st.session_state[f"feedback-{dialog.request_id}"]
         value = None if choice is None else ("up" if choice else "down")
-        if self.history.rate(dialog.request_time, value) == Saved.LOST:
-            st.toast(t("save_lost", self.lang))
+        self._rate(dialog, Rating(value))
 
-    def run(self, turn: Turn) -> None:
+    def _save_reason(self, dialog: Dialog) -> None:
+        request = dialog.request_id
+        comment = clean_question(st.session_state[f"why-comment-{request}"] or "")
+        reason = st.session_state[f"why-reason-{request}"]
+        self._rate(dialog, Rating("down", reason, comment or None))
+        st.toast(t("why_down_thanks", self.lang), icon="🙏")
+
+    def _rate(self, dialog: Dialog, rating: Rating) -> None:
+        """Store a rating, and keep it on the dialog shown (a rerun draws it as given)."""
+        if self.history.rate(dialog.request_time, rating) == Saved.LOST:
+            st.toast(t("save_lost", self.lang))
+        rated = dialog._replace(
+            feedback=rating.feedback, feedback_reason=rating.reason, feedback_comment=rating.comment
+        )
+        self.chat.add(rated)
+
+    def run(self, turn: Turn, replaces: Dialog | None = None) -> None:
         """Stream ``turn`` into the page, store it (also when the user stops it), then show
         what ``show`` would: drawn in place, since a rerun here would drop the stream's last
-        update from Streamlit's send queue and redraw the answer a beat later."""
+        update from Streamlit's send queue and redraw the answer a beat later. ``replaces``:
+        the dialog this turn asks again, stored then as superseded by it."""
         with st.chat_message("user"):
             st.markdown(defuse_images(shown_question(turn.kind, turn.question)))
         with st.chat_message("assistant"):
@@ -114,6 +218,8 @@ class ChatView:
                 # re-sent, paced (chatbot.streaming): linear bytes, where one write_stream of
                 # the whole answer re-sends all of it on every chunk.
                 with answer.container():
+                    if turn.continues is not None:  # the answer so far, then what follows
+                        st.markdown(defuse_images(turn.continues.msg))
                     pieces = _after_typing(defuse_stream(turn.stream()), typing)
                     for block in Blocks(pieces):
                         st.write_stream(block)
@@ -123,6 +229,8 @@ class ChatView:
                 turn.stop()  # whatever ended write_stream before the stream's own end
                 dialog = turn.to_dialog()
                 receipt = self.history.save(dialog)
+                if replaces is not None:
+                    self.history.save(replaces._replace(superseded_by=dialog.request_id))
                 self.chat.add(dialog, self._notice(turn, receipt))
             # The blocks were a preview: now the answer as one element, exactly as a replay
             # draws it (lists across paragraphs, post-processing), in one update.
@@ -140,6 +248,8 @@ class ChatView:
             notices.append(self._problem(turn.error, lang, turn.context.model_id))
         elif receipt.dialog.status == Status.STOPPED:
             notices.append(t("stopped", lang))
+        elif receipt.dialog.status == Status.CUT:
+            notices.append(t("cut", lang))
         if receipt.dialog.trimmed_chars:
             notices.append(t("save_trimmed", lang, chars=receipt.dialog.trimmed_chars))
         if receipt.saved != Saved.STORED:
