@@ -278,11 +278,15 @@ def token_lags(
 
 
 def shown_answer(page: Page) -> str:
-    """The text of the assistant message's Markdown (captions are not Markdown blocks)."""
+    """The text of the assistant message's Markdown (captions are not Markdown blocks, and
+    the labels of the buttons under the answer are left out)."""
     assistant = page.get_by_test_id("stChatMessage").filter(
         has=page.get_by_test_id("stChatMessageAvatarAssistant")
     )
-    return "\n".join(assistant.get_by_test_id("stMarkdownContainer").all_inner_texts())
+    texts = assistant.get_by_test_id("stMarkdownContainer").evaluate_all(
+        "(blocks) => blocks.filter((b) => !b.closest('button')).map((b) => b.innerText)"
+    )
+    return "\n".join(texts)
 
 
 def run_turn(

@@ -160,7 +160,5 @@ if mode.uses_history:
 else:
     memory_state.caption(t("mode_no_memory", lang))
 with conversation_area:
-    conversations.search_box()
-    conversations.conversation_list(time_zone(st.context.timezone))
-    conversations.manage_conversation()
+    conversations.show(time_zone(st.context.timezone))
 resources.warm_up()  # once per process, after the page is drawn

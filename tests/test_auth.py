@@ -65,8 +65,7 @@ def test_each_configured_provider_gets_a_button() -> None:
 def test_the_signed_in_identity_is_the_user_id_never_a_typed_one(bedrock: FakeBedrock) -> None:
     at = signed_in_app()
     assert not at.exception
-    # No user id to type: the sidebar's one text box is the conversation search.
-    assert [box.key for box in at.sidebar.text_input] == ["search"]
+    assert len(at.sidebar.text_input) == 0  # nothing to type (search comes with a conversation)
     assert "Signed in as 김민수" in at.sidebar.caption[0].value
     assert any(b.label == "Sign out" for b in at.sidebar.button)
     at.chat_input[0].set_value("안녕하세요").run()

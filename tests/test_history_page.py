@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -76,17 +77,23 @@ def test_filters_change_the_table(filled: list[Dialog]) -> None:
     assert set(table(at)["user_id"]) == {"김철수"} and len(table(at)) == 13
 
 
-def test_export_contains_exactly_the_filtered_rows(
-    filled: list[Dialog], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    exports: dict[str, object] = {}
+@pytest.fixture
+def exports(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes]]:
+    """The page's download buttons' data, by file extension, built when called."""
+    captured: dict[str, Callable[[], bytes]] = {}
     register = MediaFileManager.add_deferred
 
     def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        exports[Path(file_name).suffix] = data_callable
+        captured[Path(file_name).suffix] = data_callable
         return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
+    return captured
+
+
+def test_export_contains_exactly_the_filtered_rows(
+    filled: list[Dialog], exports: dict[str, Callable[[], bytes]]
+) -> None:
     at = open_history()
     at.multiselect(key="filter_modes").set_value(["pii"]).run()
     expected = sorted(d.request_id for d in filled[:40] if d.mode == "pii")
@@ -97,15 +104,9 @@ def test_export_contains_exactly_the_filtered_rows(
     assert sorted(json_rows["request_id"]) == expected
 
 
-def test_exports_mask_personal_data_unless_asked_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
-    exports: dict[str, object] = {}
-    register = MediaFileManager.add_deferred
-
-    def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        exports[Path(file_name).suffix] = data_callable
-        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
+def test_exports_mask_personal_data_unless_asked_not_to(
+    exports: dict[str, Callable[[], bytes]],
+) -> None:
     private = "제 번호는 010-1234-5678, 메일은 kim@example.com 이에요"
     SqliteStore(os.environ["CHAT_HISTORY_DB"]).put(
         dialog(1, body=private, msg="주민번호 900101-1234567")

@@ -20,7 +20,7 @@ from chatbot.errors import error_code
 from chatbot.i18n import t
 from chatbot.safety import plain_label
 from chatbot.store import StoreError
-from chatbot.store.base import MissingConversation, conversation_of
+from chatbot.store.base import Conversation, MissingConversation, conversation_of
 from chatbot.ui.session import ChatSession
 
 
@@ -29,7 +29,19 @@ class ConversationsView:
         self.chat = chat
         self.lang = lang
 
-    def search_box(self) -> None:
+    def show(self, time_zone: str) -> None:
+        """The search box and the list, once the user has a conversation to find."""
+        try:
+            listed = self.chat.listing()
+        except Exception as error:  # the chat works without the list
+            st.caption(t("conversations_unavailable", self.lang, code=error_code(error)))
+            listed = []
+        if listed:
+            self._search_box()
+            self._conversation_list(listed, time_zone)
+        self._manage_conversation()
+
+    def _search_box(self) -> None:
         """Search my conversations: each match opens its conversation."""
         text = st.text_input(
             t("search", self.lang), key="search", icon="🔎", placeholder=t("search_hint", self.lang)
@@ -55,14 +67,9 @@ class ConversationsView:
         if not results.complete:
             st.caption(t("search_bounded", self.lang, count=results.searched))
 
-    def conversation_list(self, time_zone: str) -> None:
+    def _conversation_list(self, listed: list[Conversation], time_zone: str) -> None:
         """The sidebar's conversations, newest first under their ages; the open one marked.
         A click opens one (and puts it in the URL)."""
-        try:
-            listed = self.chat.listing()
-        except Exception as error:  # the chat works without the list
-            st.caption(t("conversations_unavailable", self.lang, code=error_code(error)))
-            return
         for age, conversations in grouped(listed, local_now(time_zone)):
             st.caption(t(age, self.lang))
             for conversation in conversations:
@@ -86,7 +93,7 @@ class ConversationsView:
         if not self.chat.open(conversation_id):
             st.toast(t("history_unavailable", self.lang))
 
-    def manage_conversation(self) -> None:
+    def _manage_conversation(self) -> None:
         """Rename or delete the open conversation (once it has a dialog)."""
         if not self.chat.dialogs:
             return

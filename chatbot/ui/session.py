@@ -87,7 +87,8 @@ class ChatSession:
     def follow_url(self, days: int) -> bool:
         """Open the conversation the URL names; on arrival without one, the newest if it
         was active in the last ``days`` days and not left by "New chat", else a new one.
-        The URL then names the open conversation, so a reload or a bookmark returns to it.
+        The URL names the open conversation once it has a dialog, so a reload or a bookmark
+        returns to it.
         False if the store could not be read (the chat goes on, empty)."""
         wanted = st.query_params.get(_URL_KEY)
         if wanted and wanted != self.conversation_id:
@@ -120,7 +121,8 @@ class ChatSession:
             dialogs = self.history.conversation(conversation_id)
         except Exception as error:
             log.warning("opening a conversation failed: %s", error_code(error))
-            self._start(conversation_id, [])  # still the one asked for: a reload tries again
+            self._start(conversation_id, [])
+            st.query_params[_URL_KEY] = conversation_id  # still in the URL: a reload tries again
             return False
         self._start(conversation_id, dialogs)
         return True
@@ -131,7 +133,12 @@ class ChatSession:
         self._remember_all()
         st.session_state.chat_conversation = conversation_id
         st.session_state.chat_reopened = 0
-        st.query_params[_URL_KEY] = conversation_id
+        # A conversation with dialogs is in the URL; a new one joins it with its first
+        # dialog (``add``): a first visit draws its page without touching the URL.
+        if dialogs:
+            st.query_params[_URL_KEY] = conversation_id
+        elif _URL_KEY in st.query_params:
+            del st.query_params[_URL_KEY]
 
     def _remember_all(self) -> None:
         self.memory.clear()
@@ -188,6 +195,7 @@ class ChatSession:
             return
         self.dialogs.append(dialog)
         remember(self.memory, dialog)
+        st.query_params[_URL_KEY] = self.conversation_id
         st.session_state.pop("chat_found", None)  # a search again sees this turn
         listed: list[Conversation] | None = st.session_state.chat_list
         if listed is not None:
