@@ -485,12 +485,17 @@ def test_a_streamed_answer_ends_exactly_as_one_markdown_of_it(app: App, page: Pa
     # While it streams, finished blocks are elements of their own.
     expect(answer.get_by_test_id("stMarkdownContainer").nth(2)).to_be_attached(timeout=15_000)
     expect(answer.get_by_test_id("stFeedback")).to_be_visible(timeout=30_000)
+    # The code block is highlighted a moment after it is drawn: compare finished pages.
+    highlighted = "[data-testid='stCode'] code span"
+    expect(answer.locator(highlighted).first).to_be_attached(timeout=15_000)
     live = answer.evaluate(MARKDOWN_HTML)
 
     # Replayed, the stored answer is drawn by one st.markdown: the live page ends the same.
     page.reload()
     expect(chat.assistant_messages).to_have_count(1, timeout=30_000)
-    replayed = chat.assistant_messages.first.evaluate(MARKDOWN_HTML)
+    replay = chat.assistant_messages.first
+    expect(replay.locator(highlighted).first).to_be_attached(timeout=15_000)
+    replayed = replay.evaluate(MARKDOWN_HTML)
     assert _stable(live) == _stable(replayed) and len(live) == 1
     html = live[0]
     assert html.count("<ol") == 1 and len(re.findall(r"<li[\s>]", html)) == 3  # one list
