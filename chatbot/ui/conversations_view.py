@@ -98,7 +98,9 @@ class ConversationsView:
         if not self.chat.dialogs:
             return
         conversation_id = self.chat.conversation_id
-        with st.popover(t("conversation_manage", self.lang), icon="✏️", width="stretch"):
+        with st.popover(
+            t("conversation_manage", self.lang), icon=":material/more_horiz:", width="stretch"
+        ):
             with st.form("rename", border=False):
                 st.text_input(
                     t("conversation_title", self.lang), max_chars=MAX_TITLE_CHARS, key="rename_to"
