@@ -45,17 +45,15 @@ def versions_line(*packages: str) -> str:
     return f"python {platform.python_version()}  {named}  cpus {os.cpu_count()}"
 
 
-def p90(values: Sequence[float]) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=10, method="inclusive")[8]
-
-
 def percentile(values: Sequence[float], q: int) -> float:
-    """The ``q``-th percentile (1-99) of ``values``, interpolated as ``p90`` is."""
+    """The ``q``-th percentile (1-99) of ``values``, interpolated between the samples."""
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def p90(values: Sequence[float]) -> float:
+    return percentile(values, 90)
 
 
 def median_p90(values: Sequence[float], width: int, digits: int) -> str:

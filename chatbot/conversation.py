@@ -215,6 +215,7 @@ class Turn:
         """The finished turn (complete, failed or stopped) as a dialog; no side effects."""
         usage = self.usage
         cached = usage.get("input_token_details", {}) if usage else {}
+        read, written = cached.get("cache_read"), cached.get("cache_creation")
         return Dialog(
             user_id=self.context.user_id,
             request_time=self.request_time,
@@ -230,20 +231,19 @@ class Turn:
             latency_ms=self.latency_ms,
             status=self.status,
             session_id=self.context.session_id,
-            cache_read_tokens=cached.get("cache_read"),
-            cache_write_tokens=cached.get("cache_creation"),
+            cache_read_tokens=read,
+            cache_write_tokens=written,
             conversation_id=self.context.conversation_id,
             stop_reason=self.stop_reason,
             document_text=self.document_text,
-            cost_microusd=self._cost(),
+            cost_microusd=self._cost(read or 0, written or 0),
         )
 
-    def _cost(self) -> int | None:
+    def _cost(self, read: int, written: int) -> int | None:
+        """In millionths of a dollar, from the usage and the price; None without either."""
         price, usage = self.context.price, self.usage
         if price is None or usage is None:
             return None
-        details = usage.get("input_token_details", {})
-        read, written = details.get("cache_read", 0), details.get("cache_creation", 0)
         return cost_microusd(
             price,
             full_input=usage["input_tokens"] - read - written,

@@ -38,6 +38,7 @@ from chatbot.store.dynamodb import (
     DAY_INDEX,
     RECENT_INDEX,
     DynamoStore,
+    condition_failed,
     dynamodb_client,
     store_error,
 )
@@ -184,7 +185,7 @@ def _set_if_exists(client: Any, name: str, item: dict[str, Any], field: str, val
             ExpressionAttributeValues={":v": {"S": value}},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
         return False
     return True

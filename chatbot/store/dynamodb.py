@@ -62,6 +62,7 @@ __all__ = [
     "RECENT_INDEX",
     "SUMMARY_PREFIX",
     "DynamoStore",
+    "condition_failed",
     "dynamodb_client",
     "store_error",
 ]
@@ -209,7 +210,8 @@ def _conversation_query(user_id: str, conversation_id: str) -> dict[str, Any]:
     )
 
 
-def _condition_failed(error: ClientError) -> bool:
+def condition_failed(error: ClientError) -> bool:
+    """Whether a conditional write was refused because its condition did not hold."""
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
@@ -289,7 +291,7 @@ class DynamoStore:
             )
             return
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
         try:
             self.client.update_item(
@@ -301,7 +303,7 @@ class DynamoStore:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     def conversations(
@@ -387,7 +389,7 @@ class DynamoStore:
                 ExpressionAttributeValues={":title": {"S": title}, ":renamed": {"S": RENAMED}},
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise MissingConversation(
                     f"DynamoDB table {self.table_name!r}: no such conversation"
                 ) from error
@@ -496,7 +498,7 @@ class DynamoStore:
                 **extra,
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise MissingDialog(
                     f"DynamoDB table {self.table_name!r}: no dialog of this user at "
                     f"{request_time!r} to rate"

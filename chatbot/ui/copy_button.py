@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+from functools import lru_cache
 
 import streamlit as st
 
@@ -51,5 +52,11 @@ _copy = st.components.v2.component(
 def copy_button(text: str, lang: str, key: str) -> None:
     """A button copying ``text`` (an answer's Markdown, as stored) in one click."""
     labels = {name: t(f"copy_{name}", lang) for name in ("label", "copied", "failed")}
-    packed = base64.b64encode(gzip.compress(text.encode(), mtime=0)).decode("ascii")
-    _copy(data={"packed": packed, **labels}, key=key)
+    _copy(data={"packed": _packed(text), **labels}, key=key)
+
+
+@lru_cache(maxsize=256)
+def _packed(text: str) -> str:
+    """``text`` gzip-compressed in base64: once per answer, not on every run of the page,
+    which draws every answer of the conversation again."""
+    return base64.b64encode(gzip.compress(text.encode(), mtime=0)).decode("ascii")
