@@ -35,6 +35,7 @@ COLUMNS: tuple[str, ...] = (
     "cache_write_tokens",
     "cost_microusd",
     "stop_reason",
+    "error_kind",
     "superseded_by",
     "conversation_id",
     "session_id",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import NoneType, UnionType
 from typing import Any, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chatbot.identity import normalize_user_id
 from chatbot.pricing import Price, parse_prices
@@ -56,6 +57,9 @@ class Settings:
     chat_max_output_tokens: int = 8192
     chat_prices: str | None = None  # JSON overriding chatbot.pricing.PRICES
     chat_krw_per_usd: float | None = None  # shows costs in won too
+    # The days of the History page's totals and charts (chatbot.rollups): changing it
+    # re-counts SQLite's rollups on open; DynamoDB's need `create_table --recount-rollups`.
+    chat_report_timezone: str = "Asia/Seoul"
 
     @classmethod
     def load(
@@ -87,11 +91,22 @@ class Settings:
             raise ConfigError("CHAT_MAX_OUTPUT_TOKENS must be 1 or more")
         if self.chat_krw_per_usd is not None and self.chat_krw_per_usd <= 0:
             raise ConfigError("CHAT_KRW_PER_USD must be more than 0")
+        try:
+            ZoneInfo(self.chat_report_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"CHAT_REPORT_TIMEZONE must be an IANA time zone such as Asia/Seoul, got "
+                f"{self.chat_report_timezone!r}"
+            ) from None
         if self.chat_prices:
             try:  # parsed now, so a bad value stops the app with a message, not a turn later
                 parse_prices(self.chat_prices)
             except ValueError as error:
                 raise ConfigError(str(error)) from None
+
+    @property
+    def report_timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.chat_report_timezone)
 
     @property
     def price_overrides(self) -> dict[str, Price]:

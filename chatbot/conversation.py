@@ -20,7 +20,7 @@ from langchain_core.messages.ai import UsageMetadata, add_usage
 
 from chatbot.caching import with_cache_points
 from chatbot.documents import summarize
-from chatbot.errors import error_code
+from chatbot.errors import classify, error_code
 from chatbot.language import is_korean
 from chatbot.memory import exchange, window
 from chatbot.modes import DEFAULT_MODE, MODES, SUMMARY, Mode
@@ -237,6 +237,7 @@ class Turn:
             stop_reason=self.stop_reason,
             document_text=self.document_text,
             cost_microusd=self._cost(read or 0, written or 0),
+            error_kind=classify(self.error) if self.error is not None else None,
         )
 
     def _cost(self, read: int, written: int) -> int | None:

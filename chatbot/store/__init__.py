@@ -22,5 +22,11 @@ def open_store(settings: Settings, *, background: bool = False) -> DialogStore:
     if settings.chat_history_table:
         from chatbot.store.dynamodb import DynamoStore  # boto3: only with a table
 
-        return DynamoStore(settings.chat_history_table, patient=background)
-    return SqliteStore(Path(settings.chat_history_db).expanduser())
+        return DynamoStore(
+            settings.chat_history_table,
+            patient=background,
+            report_timezone=settings.report_timezone,
+        )
+    return SqliteStore(
+        Path(settings.chat_history_db).expanduser(), report_timezone=settings.report_timezone
+    )

@@ -6,7 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:  # the rollups are built on Dialog: imported for the protocol's types only
+    from collections import Counter
+
+    from chatbot.rollups import Cell, CellFilter, UserRollup
 
 
 class Status(StrEnum):
@@ -130,6 +135,7 @@ class Dialog(NamedTuple):
     # at most chatbot.conversation.FILE_CONTEXT_CHARS).
     document_text: str | None = None
     cost_microusd: int | None = None  # what the answer cost, in millionths of a US dollar
+    error_kind: str | None = None  # a failed call's chatbot.errors.Problem (error, incomplete)
 
     @property
     def day(self) -> str:
@@ -212,6 +218,28 @@ class ReadStats:
 
     items: int
     pages: int
+
+
+@dataclass(frozen=True)
+class DialogQuery:
+    """The analysts' table: dialogs with ``since <= time < until`` that pass ``filter``, of
+    one user when ``user_id`` is set, holding every word of ``text`` when it is set."""
+
+    since: datetime
+    until: datetime
+    filter: CellFilter
+    user_id: str | None = None
+    text: str = ""
+
+
+class DialogPage(NamedTuple):
+    """A page of the analysts' table, newest first, questions and answers cut to the
+    requested length and ``document_text`` left out; ``cursor`` asks for the next page (None:
+    no more); ``read`` items were read to fill it."""
+
+    dialogs: list[Dialog]
+    cursor: str | None
+    read: int
 
 
 class StoreError(Exception):
@@ -319,11 +347,28 @@ class DialogStore(Protocol):
     def chat_start(self, user_id: str) -> datetime | None:
         """When the user last started a new chat, if ever."""
 
-    def browse(
-        self, since: datetime, until: datetime, user_id: str | None = None
-    ) -> tuple[list[Dialog], ReadStats]:
-        """Dialogs with ``since <= time < until``: every user's (by day, never a full scan),
-        or one user's when ``user_id`` is given. For the analysts' History page."""
+    def dialog_page(
+        self, query: DialogQuery, limit: int, cursor: str | None = None, text_chars: int = 120
+    ) -> DialogPage:
+        """At most ``limit`` dialogs of ``query``, newest first, texts cut to ``text_chars``
+        characters; ``cursor`` from the previous page. Reads about as many dialogs as it
+        returns (by day, never a full scan), bounded when a filter is rare."""
+
+    def dialog(self, user_id: str, request_time: str) -> Dialog | None:
+        """One dialog, whole; None when there is none."""
+
+    def rollup_cells(
+        self, first_day: str, last_day: str
+    ) -> tuple[dict[Cell, Counter[str]], ReadStats]:
+        """The rollup cells of the days from ``first_day`` to ``last_day`` (reporting time
+        zone, both included): exactly what ``chatbot.rollups.tally`` counts of their dialogs."""
+
+    def rollup_users(self, first_day: str, last_day: str) -> tuple[list[UserRollup], ReadStats]:
+        """The slices of those days merged per user, mode and model (``rollups.user_rollups``
+        of the tally), users with no dialog left out."""
+
+    def recount(self, first_day: str, last_day: str) -> int:
+        """Rebuild those days' rollups from their dialogs; how many dialogs were counted."""
 
     def delete_user(self, user_id: str) -> int:
         """Delete every dialog of ``user_id``, waiting for each delete; the number deleted."""

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS dialogs (
     feedback_comment TEXT,
     document_text TEXT,
     cost_microusd INTEGER,
+    error_kind TEXT,
     day TEXT NOT NULL,
     UNIQUE (user_id, request_time)
 );
@@ -128,6 +129,7 @@ _ADDED_COLUMNS = {
     "feedback_comment": "TEXT",
     "document_text": "TEXT",
     "cost_microusd": "INTEGER",
+    "error_kind": "TEXT",
 }
 # A conversation's summary row: a late or repeated write leaves the newest time and the
 # title of the earliest question, unless the user renamed it.
