@@ -162,11 +162,12 @@ def environ_as(env: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def app_test(user: str) -> AppTest:
-    """``app.py`` in this process (AppTest), used by ``user`` in local mode."""
+def app_test(user: str, app: Path = APP) -> AppTest:
+    """``app`` (this checkout's ``app.py``) in this process (AppTest), used by ``user`` in
+    local mode."""
     from streamlit.testing.v1 import AppTest  # the parent of bench.history never needs it
 
-    at = AppTest.from_file(str(APP), default_timeout=120)
+    at = AppTest.from_file(str(app), default_timeout=120)
     at.query_params["user"] = user
     return at
 

@@ -1,35 +1,49 @@
-"""Load time and memory of the analysts' History page over a large store, next to a raw read.
+"""The analysts' History page over a million dialogs: first view, filter changes and peak
+memory, after (rollups and a page of rows) and before (the whole range read into pandas).
 
-Two stores, each read three ways for the page's default range (the last 7 days, UTC):
+Stores, built once and kept in the temp dir's ``bench-history`` (``--rebuild`` to redo):
 
-- SQLite, ``--sqlite-rows`` dialogs (default 100,000) of 500 users over the last 6 days,
-  written in time order with one ``executemany`` of the store's own upsert. The file is kept
-  in the temp dir, keyed by row count and UTC date, and reused (``--rebuild`` to redo).
-- DynamoDB, ``--dynamo-rows`` dialogs (default 10,000) in moto's server (``loopback``), the
-  table made by ``create_table`` and filled with ``batch_write_item`` of the store's items.
+- SQLite, ``--sqlite-rows`` dialogs (default 1,000,000) of 3,000 users over the last 30
+  reporting days (``CHAT_REPORT_TIMEZONE``'s, Asia/Seoul): every mode and the file summary,
+  three models, a few % stopped, cut and failed (with their ``Problem``), about 5% rated
+  (👎 with reasons), Korean, English and mixed answers, conversations of a few dialogs.
+  Written as the app writes them: the store's upsert and its conversation summary's, by
+  ``executemany`` in time order, a transaction per ``CHUNK`` dialogs, with the full-text
+  triggers on. Then a copy gets its rollups: opened by the store (an older file is counted
+  on open), then ``store.recount`` of its days. The dialogs are kept per reporting date and
+  ``DATA_VERSION``, the copy per digest of the store's and the rollups' code.
+- SQLite baseline, ``--baseline-rows`` (100,000) within the page's default 7 days: the
+  issue's baseline, the whole of it in the first view.
+- DynamoDB, ``--dynamo-rows`` (100,000) over 30 days in moto's server (``loopback``), in
+  this process: the table from ``create_table``, the items by ``batch_write_item`` (through
+  the store's ``put``, a TransactWriteItems each, moto would take hours), then
+  ``store.recount`` writes the rollup items.
 
-The reads:
+Each measurement runs in a process of its own (``--scenario``, this module again), which
+first does the same on a 2,000-dialog store of the same shape (imports, first runs), then
+once on the big one:
 
-- raw: SQLite ``SELECT ... WHERE day BETWEEN ? AND ?`` + ``fetchall`` (also with the store's
-  ``ORDER BY request_time``, and in index order); DynamoDB one paginated boto3 Query per day
-  on the ``by_day`` index, items kept as raw dicts.
-- data path: ``store.browse(...)`` then ``analytics.dialogs_frame``.
-- page load: ``AppTest.from_file("app.py")`` with a local-mode user, ``run()`` (the chat
-  page), then the timed ``switch_page("pages/history.py").run()``; a fresh AppTest each time.
+- page: ``AppTest`` of ``app.py``, a local-mode analyst, the chat page, then the timed steps
+  ``VIEWS``: ``switch_page("pages/history.py")`` (the first view: the page's default
+  range), the model filter set to one model, a status filter added, the filters cleared
+  (not timed), the 30-day range, the same two filters. Wall and CPU time of each ``run()``,
+  VmHWM after it (the peak RSS, reset through ``/proc/self/clear_refs`` before the step)
+  and its growth. ``--page-repeats`` processes, each cold. With ``--before-dir``, the same
+  on the app code of that checkout (``git worktree add DIR b8893a5``) under an address-space
+  cap (``--before-cap-gb``): that page reads the range into a DataFrame, and has no model
+  filter.
+- data path: ``store.rollup_cells``, ``analytics.totals``, one ``store.dialog_page`` of the
+  page's rows, and ``store.rollup_users`` (the Users tab), for both ranges.
+- raw (DynamoDB): boto3 Queries of the range's rollup cells, kept as raw dicts, a day each,
+  plus one Query page of the ``by_day`` index (``Limit`` = the page's rows, newest first).
 
-Each kind of read runs in a process of its own (``--scenario``, re-invoking this module),
-which warms up on a 200-dialog store of the same shape and then times ``--repeats`` reads
-(``--dynamo-repeats`` for DynamoDB: moto's Query costs about a second a page at 10,000
-items). Memory: ``ru_maxrss`` growth over the first timed read (the first large one of the
-process), the peak-RSS growth of each read (VmHWM, reset through ``/proc/self/clear_refs``),
-and the ``tracemalloc`` peak of one more read. moto runs in this parent process, so neither
-its time on the CPU nor its memory counts against a reader's.
+    python -m bench.history [--sqlite-rows 1000000] [--baseline-rows 100000]
+        [--dynamo-rows 100000] [--page-repeats 3] [--dynamo-page-repeats 2]
+        [--data-repeats 5] [--before-dir DIR] [--before-cap-gb 12]
+        [--only sqlite|baseline|dynamo ...] [--rebuild] [--build-only] [--profile]
 
-    python -m bench.history [--sqlite-rows 100000] [--dynamo-rows 10000] [--repeats 5]
-                            [--dynamo-repeats 2] [--rebuild] [--only sqlite|dynamo] [--profile]
-
-``--profile`` adds a cProfile of one more data path and page load (the page's script thread
-and the test thread apart). A benchmark, not a test: it always exits 0.
+``--profile`` adds a cProfile of each step of one more page sequence (script and test
+threads) and of the data path. A benchmark, not a test: it always exits 0.
 """
 
 from __future__ import annotations
@@ -37,53 +51,98 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import hashlib
 import io
+import itertools
 import json
 import os
 import pstats
 import random
 import re
 import resource
+import shlex
+import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bench import child
 from bench.common import (
+    APP,
     app_test,
     bench_env,
     environ_as,
     goal_line,
+    proc_status_mb,
     scratch,
     total_run_line,
     versions_line,
 )
+from chatbot import pricing
 from chatbot.config import MODEL_CHOICES
-from chatbot.modes import MODES, SUMMARY
-from chatbot.store.base import FIELDS, Dialog, Status, format_request_time, key_bound
+from chatbot.errors import Problem
+from chatbot.modes import SUMMARY
+from chatbot.rollups import DEFAULT_REPORT_TIMEZONE
+from chatbot.store.base import (
+    Dialog,
+    DialogType,
+    FeedbackReason,
+    Status,
+    conversation_title,
+    format_request_time,
+)
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 PAGE = "pages/history.py"
 ANALYST = "bench-analyst"  # the local-mode user id the AppTest types; owns no dialogs
 TABLE_PREFIX = "bench-history"
-USERS = 500
-SPAN = timedelta(days=6)
-SEED = 20251125
-DATA_VERSION = 2  # bump when the rows or the schema change, to invalidate cached files
-WARM_ROWS = 200  # the small store each process warms up on
-KINDS = ("raw", "raw-sorted", "raw-index-order", "data", "page")
+FOLDER = Path(tempfile.gettempdir()) / "bench-history"  # the built files, kept between runs
+REPORT_TIMEZONE = ZoneInfo(DEFAULT_REPORT_TIMEZONE)
+USERS = 3000
+MONTH_DAYS = 30  # the big stores' span, and the long range the page is asked for
+WEEK_DAYS = 7  # the page's default range: today and the six days before
+SEED = 20261127
+DATA_VERSION = 3  # bump when the generated dialogs change, to invalidate cached files
+WARM_ROWS = 2000  # the small store each process warms up on: every filter finds some
+CHUNK = 20_000  # dialogs per transaction while building
+MODELS = MODEL_CHOICES[:3]  # the global and US Sonnet, the global Haiku
+MODEL_WEIGHTS = (60, 30, 10)
+FILTER_MODEL = MODELS[1]  # the filter steps' model: about a third of the dialogs
+FILTER_STATUS = Status.STOPPED.value
 
-SQLITE_GOAL_S = 1.5
-DYNAMO_GOAL_RATIO = 1.25
+# The timed steps of a page sequence, in order; "clear" (filters back to none) is not timed.
+VIEWS = ("first", "model", "status", "month", "month-model", "month-status")
+VIEW_LABELS = {
+    "first": "first view (default range)",
+    "model": "  + model filter, 1 model",
+    "status": f"  + status filter ({FILTER_STATUS})",
+    "month": f"{MONTH_DAYS}-day range, no filter",
+    "month-model": "  + model filter, 1 model",
+    "month-status": f"  + status filter ({FILTER_STATUS})",
+}
+FILTER_VIEWS = ("model", "status", "month-model", "month-status")
+STEP = "STEP "  # a page child's line after each step, so a crash keeps what was done
+
+FIRST_VIEW_GOAL_S = 2.0
+FILTER_GOAL_S = 0.5
+PEAK_GOAL_MB = 400
+DYNAMO_GOAL_RATIO = 2.0
 
 _KO_WORDS = (
     "서울", "부산", "주말", "여행", "추천", "해주세요", "회의록", "요약", "번역", "문법",
@@ -99,31 +158,37 @@ _EN_WORDS = (
     "Seoul", "Busan", "weekend", "trip", "recommend", "museum", "market", "cafe", "night",
     "view", "grammar", "check", "sentence", "topic", "sentiment", "positive", "negative",
 )  # fmt: skip
+# Modes as people pick them; a conversation keeps its mode and model.
+_MODE_WEIGHTS = {
+    "normal": 50, "translation": 12, "grammar": 8, "sentiment": 5, "extraction": 6,
+    "pii": 4, "step-by-step": 10, "timestamp-extraction": 5,
+}  # fmt: skip
+_ERROR_KINDS = (
+    (Problem.THROTTLED, 40), (Problem.UNAVAILABLE, 20), (Problem.UNREACHABLE, 10),
+    (Problem.EXPIRED_CREDENTIALS, 10), (Problem.ACCESS_DENIED, 5),
+    (Problem.MODEL_NOT_ENABLED, 5), (Problem.UNEXPECTED, 10),
+)  # fmt: skip
 
 
-# --------------------------------------------------------------------------- utilities
+# --------------------------------------------------------------------------- ranges
 
 
-def page_range(now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The page's default range in UTC: midnight six days ago to midnight tomorrow."""
-    today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    start = datetime.combine(today - timedelta(days=6), datetime.min.time(), UTC)
-    return start, datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
+def report_today() -> date:
+    return datetime.now(REPORT_TIMEZONE).date()
 
 
-def range_days(since: datetime, until: datetime) -> list[str]:
-    """The UTC days of ``[since, until)``, as DynamoStore.browse queries them."""
-    first = since.date()
-    last = (until - timedelta(microseconds=1)).date()
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+def day_start(day: date) -> datetime:
+    """Midnight that begins ``day`` in the reporting time zone, in UTC."""
+    return datetime.combine(day, datetime.min.time(), REPORT_TIMEZONE).astimezone(UTC)
 
 
-def _maxrss_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+def last_days(count: int, today: date) -> tuple[date, date]:
+    """The first and last day of the ``count`` days that end with ``today``."""
+    return today - timedelta(days=count - 1), today
 
 
 def _mb(kib: float | None) -> str:
-    return "-" if kib is None else f"{kib / 1024:.0f}"
+    return "-" if kib is None else f"{kib / 1024:,.0f}"
 
 
 # --------------------------------------------------------------------------- data
@@ -140,117 +205,380 @@ def _corpus(rng: random.Random, words: tuple[str, ...], chars: int) -> str:
 
 
 class TextSource:
-    """Korean, English and mixed text of any length: slices of seeded random corpora."""
+    """Korean, English and mixed text of any length: slices of seeded random corpora, each
+    with its characters per model token (Korean takes about three times as many tokens)."""
 
     def __init__(self, rng: random.Random) -> None:
         ko = _corpus(rng, _KO_WORDS, 200_000)
         en = _corpus(rng, _EN_WORDS, 200_000)
         mixed = "".join(f"{a}{b}" for a, b in zip(ko.split(". "), en.split(". "), strict=False))
-        self.corpora = (ko, ko, ko, en, en, mixed)  # Korean first, as the app's users are
+        self.languages = {"ko": (ko, 1.4), "en": (en, 4.2), "mixed": (mixed, 2.2)}
         self.rng = rng
 
-    def text(self, low: int, high: int) -> str:
-        corpus = self.rng.choice(self.corpora)
+    def text(self, language: str, low: int, high: int) -> str:
+        corpus = self.languages[language][0]
         length = self.rng.randint(low, high)
         start = self.rng.randrange(len(corpus) - length)
         return corpus[start : start + length].strip() or "?"
 
+    def tokens(self, language: str, text: str) -> int:
+        return max(1, round(len(text) / self.languages[language][1]))
 
-def make_dialogs(count: int, now: datetime, seed: int = SEED) -> Iterator[Dialog]:
-    """``count`` dialogs of ``USERS`` users over ``SPAN`` before ``now``, in time order."""
+
+class _Conversation:
+    """What a user's dialogs in one conversation share."""
+
+    def __init__(self, rng: random.Random, document: bool) -> None:
+        self.id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        self.document = document
+        self.mode = (
+            SUMMARY.id if document else rng.choices(*zip(*_MODE_WEIGHTS.items(), strict=True))[0]
+        )
+        self.model = rng.choices(MODELS, MODEL_WEIGHTS)[0]
+        self.language = rng.choices(("ko", "en", "mixed"), (60, 25, 15))[0]
+        self.turns = 0
+
+
+def make_dialogs(count: int, first: datetime, last: datetime, seed: int = SEED) -> Iterator[Dialog]:
+    """``count`` dialogs of ``USERS`` users between ``first`` and ``last``, in time order."""
     rng = random.Random(seed)
     texts = TextSource(rng)
-    users = [f"user-{n:03d}" if n % 5 else f"사용자-{n:03d}" for n in range(USERS)]
-    modes = [*MODES]
-    statuses = [Status.COMPLETE] * 90 + [Status.INCOMPLETE] * 4
-    statuses += [Status.ERROR] * 3 + [Status.STOPPED] * 3
-    sessions = {user: uuid.UUID(int=rng.getrandbits(128), version=4).hex for user in users}
-    first = now - SPAN
-    span_ms = int(SPAN.total_seconds() * 1000) - 60_000
+    users = [f"user-{n:04d}" if n % 5 else f"사용자-{n:04d}" for n in range(USERS)]
+    # A few people ask most: Zipf-like weights, the busiest about 1.5% of all dialogs.
+    weights = list(itertools.accumulate(1 / (rank + 1) ** 0.6 for rank in range(USERS)))
+    chats: dict[str, _Conversation] = {}
+    sessions: dict[str, str] = {}
+    span_ms = int((last - first).total_seconds() * 1000)
     offsets = sorted(rng.randrange(span_ms) for _ in range(count))
-    for offset in offsets:
-        at = first + timedelta(milliseconds=offset)
-        user = rng.choice(users)
-        if rng.random() < 0.02:
+    askers = rng.choices(users, cum_weights=weights, k=count)
+    for offset, user in zip(offsets, askers, strict=True):
+        chat = chats.get(user)
+        if chat is None or rng.random() < 0.3:  # about three dialogs a conversation
+            chat = chats[user] = _Conversation(rng, document=rng.random() < 0.05)
+        if user not in sessions or rng.random() < 0.05:
             sessions[user] = uuid.UUID(int=rng.getrandbits(128), version=4).hex
-        request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        status = rng.choice(statuses)
-        document = rng.random() < 0.05
-        answer = "" if status == Status.ERROR else texts.text(300, 1500)
-        if status in (Status.INCOMPLETE, Status.STOPPED):
-            answer = answer[: rng.randint(20, len(answer))]
-        finished = status != Status.ERROR
-        ttft = rng.randint(250, 2500) if finished else None
-        yield Dialog(
-            user_id=user,
-            request_time=format_request_time(at, request_id),
-            request_id=request_id,
-            type="document" if document else "text",
-            body=texts.text(40, 200) if not document else f"report-{rng.randint(1, 999)}.pdf",
-            msg=answer,
-            mode=SUMMARY.id if document else rng.choice(modes),
-            model_id=rng.choice(MODEL_CHOICES),
-            input_tokens=rng.randint(30, 4000) if finished else None,
-            output_tokens=rng.randint(50, 1200) if finished else None,
-            ttft_ms=ttft,
-            latency_ms=(ttft or 0) + rng.randint(500, 20000) if finished else None,
-            status=status.value,
-            feedback=rng.choice((None,) * 8 + ("up", "down")),
-            session_id=sessions[user],
-        )
+        yield _dialog(rng, texts, user, first + timedelta(milliseconds=offset), chat, sessions)
+        chat.turns += 1
 
 
-def build_sqlite(path: Path, count: int, now: datetime) -> tuple[float, float]:
-    """The store's file at ``path``: (seconds to generate rows, seconds to insert them)."""
-    from chatbot.store.sqlite import _UPSERT, SqliteStore
+def _dialog(
+    rng: random.Random,
+    texts: TextSource,
+    user: str,
+    at: datetime,
+    chat: _Conversation,
+    sessions: dict[str, str],
+) -> Dialog:
+    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    summary = chat.document and chat.turns == 0  # the file's summary opens the conversation
+    language = chat.language
+    roll = rng.random()
+    status = (
+        Status.COMPLETE if roll < 0.93
+        else Status.STOPPED if roll < 0.95
+        else Status.CUT if roll < 0.965
+        else Status.INCOMPLETE if roll < 0.98
+        else Status.ERROR
+    )  # fmt: skip
+    body = (
+        f"{rng.choice(('보고서', 'report', '회의록', 'minutes'))}-{rng.randint(1, 999)}.pdf"
+        if summary
+        else texts.text(language, 20, 250)
+    )
+    document_text = texts.text(language, 1000, 12_000) if summary else None
+    msg = "" if status == Status.ERROR else texts.text(language, 150, 1200)
+    if status == Status.CUT:  # the output limit: a long answer
+        msg = texts.text(language, 2500, 4000)
+    elif status in (Status.STOPPED, Status.INCOMPLETE):
+        msg = msg[: rng.randint(10, len(msg))]
+    error_kind = None
+    if status == Status.INCOMPLETE:
+        error_kind = Problem.STREAM_FAILED if rng.random() < 0.8 else Problem.UNAVAILABLE
+    elif status == Status.ERROR:
+        error_kind = rng.choices(*zip(*_ERROR_KINDS, strict=True))[0]
+    metered = status not in (Status.ERROR, Status.INCOMPLETE)  # usage comes at the end
+    input_tokens = output_tokens = cache_read = cache_write = cost = None
+    if metered:
+        context = texts.tokens(language, document_text or body)
+        input_tokens = rng.randint(250, 600) + context + min(chat.turns, 10) * rng.randint(80, 400)
+        output_tokens = texts.tokens(language, msg)
+        cache_read = cache_write = 0
+        if chat.turns and rng.random() < 0.7:  # the conversation's prefix, cached
+            cache_read = int(input_tokens * rng.uniform(0.5, 0.9))
+        elif rng.random() < 0.5:
+            cache_write = int(input_tokens * rng.uniform(0.2, 0.6))
+        price = pricing.price_of(chat.model)
+        if price is not None:
+            cost = pricing.cost_microusd(
+                price,
+                full_input=input_tokens - cache_read - cache_write,
+                output=output_tokens,
+                cache_read=cache_read,
+                cache_write=cache_write,
+            )
+    ttft = None
+    if status != Status.ERROR:
+        ttft = int(rng.lognormvariate(6.2 if "haiku" in chat.model else 6.6, 0.45))
+    per_token = rng.uniform(8, 14) if "haiku" in chat.model else rng.uniform(14, 25)
+    latency = (ttft or 0) + int((output_tokens or len(msg) // 2) * per_token) + 50
+    feedback = reason = comment = None
+    if status != Status.ERROR:
+        roll = rng.random()
+        if roll < 0.03:
+            feedback = "up"
+        elif roll < 0.05:
+            feedback = "down"
+            if rng.random() < 0.85:
+                reason = rng.choice(list(FeedbackReason)).value
+            if rng.random() < 0.25:
+                comment = texts.text(language, 10, 200)
+    stop_reason = {Status.COMPLETE: "end_turn", Status.CUT: "max_tokens"}.get(status)
+    return Dialog(
+        user_id=user,
+        request_time=format_request_time(at, request_id),
+        request_id=request_id,
+        type=DialogType.DOCUMENT.value if summary else DialogType.TEXT.value,
+        body=body,
+        msg=msg,
+        mode=SUMMARY.id if summary else (chat.mode if not chat.document else "normal"),
+        model_id=chat.model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        ttft_ms=ttft,
+        latency_ms=latency,
+        status=status.value,
+        feedback=feedback,
+        session_id=sessions[user],
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        conversation_id=chat.id,
+        stop_reason=stop_reason,
+        superseded_by=str(uuid.UUID(int=rng.getrandbits(128))) if rng.random() < 0.02 else None,
+        feedback_reason=reason,
+        feedback_comment=comment,
+        document_text=document_text,
+        cost_microusd=cost,
+        error_kind=error_kind,
+    )
 
-    started = time.perf_counter()
-    rows = [[*d, d.day] for d in make_dialogs(count, now)]
-    generated = time.perf_counter()
-    SqliteStore(path)  # the schema, the store's own way (WAL)
+
+class Census:
+    """How many dialogs were generated per day (reporting and UTC days) and per filter of
+    the page's steps, so that each number the page shows is checked; and the texts' size."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter[str]] = {"report": Counter(), "utc": Counter()}
+        self.text_bytes = 0
+        self.dialogs = 0
+
+    def add(self, dialog: Dialog) -> None:
+        utc = datetime.fromisoformat(dialog.request_time[:23]).replace(tzinfo=UTC)
+        model = dialog.model_id == FILTER_MODEL
+        status = dialog.status == FILTER_STATUS
+        for zone, day in (("report", utc.astimezone(REPORT_TIMEZONE).date()), ("utc", utc.date())):
+            self.counts[zone].update(
+                name
+                for name, counted in (
+                    (f"{day}", True),
+                    (f"{day} model", model),
+                    (f"{day} status", status),
+                    (f"{day} model+status", model and status),
+                )
+                if counted
+            )
+        self.text_bytes += len(dialog.body.encode()) + len(dialog.msg.encode())
+        self.dialogs += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {"counts": self.counts, "text_bytes": self.text_bytes / max(1, self.dialogs)}
+
+
+def expected(meta: dict[str, Any], zone: str, first: str, last: str, kind: str) -> int:
+    """The dialogs of the days ``first`` to ``last`` of ``zone`` passing the ``kind`` of
+    filter ("" for none), as generated."""
+    counts = meta["counts"][zone]
+    days = (date.fromisoformat(first) + timedelta(days=n) for n in itertools.count())
+    total = 0
+    for day in itertools.takewhile(lambda d: d.isoformat() <= last, days):
+        total += counts.get(f"{day} {kind}".strip(), 0)
+    return total
+
+
+def span_days(meta: dict[str, Any], zone: str) -> tuple[str, str]:
+    """The first and last day of ``zone`` holding a generated dialog."""
+    days = sorted(name for name in meta["counts"][zone] if " " not in name)
+    return days[0], days[-1]
+
+
+def data_span(days: int, now: datetime) -> tuple[datetime, datetime]:
+    """From the start of the reporting day ``days - 1`` days ago to a minute before ``now``:
+    a range of that many reporting days holds every dialog."""
+    first, _ = last_days(days, now.astimezone(REPORT_TIMEZONE).date())
+    return day_start(first), now - timedelta(minutes=1)
+
+
+def _chunks(dialogs: Iterator[Dialog], size: int) -> Iterator[list[Dialog]]:
+    while chunk := list(itertools.islice(dialogs, size)):
+        yield chunk
+
+
+def write_dialogs(path: Path, count: int, days: int) -> dict[str, Any]:
+    """The store's file at ``path`` with ``count`` dialogs, written as the app writes them."""
+    from chatbot.store.sqlite import _SUMMARY_UPSERT, _UPSERT, SqliteStore
+
+    now = datetime.now(UTC)
+    first, last = data_span(days, now)
+    census = Census()
+    SqliteStore(path, report_timezone=REPORT_TIMEZONE)  # the schema and triggers, its way
     db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    with db:
-        db.executemany(_UPSERT, rows)
+    generate_s = insert_s = 0.0
+    started = time.perf_counter()
+    for chunk in _chunks(make_dialogs(count, first, last), CHUNK):
+        generated = time.perf_counter()
+        for dialog in chunk:
+            census.add(dialog)
+        rows = [[*d, d.day] for d in chunk]
+        summaries = [
+            (
+                d.user_id,
+                d.conversation_id,
+                conversation_title(d.type, d.body),
+                d.request_time,
+                d.request_time,
+            )
+            for d in chunk
+        ]
+        with db:  # one transaction per chunk, as a busy app's writes add up to
+            db.executemany(_UPSERT, rows)
+            db.executemany(_SUMMARY_UPSERT, summaries)
+        inserted = time.perf_counter()
+        generate_s += generated - started
+        insert_s += inserted - generated
+        started = inserted
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    text_index = db.execute("SELECT sum(length(block)) FROM dialogs_text_data").fetchone()[0]
+    db.close()
+    return {
+        "generate_s": generate_s,
+        "insert_s": insert_s,
+        "text_index_bytes": text_index,
+        "built_at": now.isoformat(),
+        "days": [
+            first.astimezone(REPORT_TIMEZONE).date().isoformat(),
+            last.astimezone(REPORT_TIMEZONE).date().isoformat(),
+        ],
+        **census.as_json(),
+    }
+
+
+def add_rollups(path: Path, first_day: str, last_day: str) -> dict[str, Any]:
+    """Open the file with the store (which upgrades its schema), then recount the days."""
+    from chatbot.store.sqlite import SqliteStore
+
+    began = time.perf_counter()
+    store = SqliteStore(path, report_timezone=REPORT_TIMEZONE)
+    opened = time.perf_counter()
+    counted = store.recount(first_day, last_day)
+    recounted = time.perf_counter()
+    db = sqlite3.connect(path)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    return generated - started, time.perf_counter() - generated
+    return {"open_s": opened - began, "recount_s": recounted - opened, "recounted": counted}
 
 
-def sqlite_file(count: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
-    """The cached file for ``count`` rows of today's range, built if missing."""
-    now = datetime.now(UTC)
-    folder = Path(tempfile.gettempdir()) / "bench-history"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"dialogs-{count}-{now:%Y%m%d}-v{DATA_VERSION}.sqlite3"
-    meta_path = path.with_suffix(".json")
-    if path.exists() and meta_path.exists() and not rebuild:
-        meta = json.loads(meta_path.read_text())
-        meta["cached"] = True
-        return path, meta
+def _store_code_key() -> str:
+    """A digest of the code that writes and counts the rollups: a change rebuilds them."""
+    from chatbot import rollups
+    from chatbot.store import sqlite
+
+    digest = hashlib.sha256()
+    for module in (sqlite, rollups):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _fresh(path: Path, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """Build the file at ``path`` through a partial file, so a stopped build leaves none."""
+    FOLDER.mkdir(exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
     for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         stale.unlink(missing_ok=True)
-    generate_s, insert_s = build_sqlite(partial, count, now)
+    meta = build(partial)
     for leftover in (Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         leftover.unlink(missing_ok=True)
     os.replace(partial, path)
-    meta = {"generate_s": generate_s, "insert_s": insert_s, "built_at": now.isoformat()}
-    meta_path.write_text(json.dumps(meta))
-    meta["cached"] = False
-    return path, meta
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    return meta
 
 
-def build_dynamo(table: str, count: int, threads: int = 2) -> dict[str, Any]:
-    """Create ``table`` in the running moto and fill it; timings and request counts."""
+def _stem(count: int, days: int) -> str:
+    return f"dialogs-{count}-{days}d-{report_today():%Y%m%d}-v{DATA_VERSION}"
+
+
+def rows_file(count: int, days: int, rebuild: bool) -> tuple[Path, dict[str, Any], bool]:
+    """The cached file of the dialogs alone, built if missing; whether it was cached."""
+    path = FOLDER / f"{_stem(count, days)}.rows.sqlite3"
+    if not rebuild and path.exists() and path.with_suffix(".json").exists():
+        return path, json.loads(path.with_suffix(".json").read_text()), True
+    return path, _fresh(path, lambda partial: write_dialogs(partial, count, days)), False
+
+
+def sqlite_file(count: int, days: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
+    """The cached file of ``count`` dialogs over ``days`` reporting days, built if missing.
+
+    Two stages: the dialogs (kept for the reporting day and ``DATA_VERSION``), then a copy
+    with the store's rollups, keyed by the store's code: a new version of the store or of the
+    rollups needs them recounted, not the dialogs written again.
+    """
+    rows, meta, cached = rows_file(count, days, rebuild)
+    stem = _stem(count, days)
+    path = FOLDER / f"{stem}-{_store_code_key()}.sqlite3"
+    if cached and path.exists() and path.with_suffix(".json").exists():
+        return path, meta | json.loads(path.with_suffix(".json").read_text()) | {"cached": True}
+    for older in FOLDER.glob(f"{stem}-*.sqlite3"):  # another store's rollups: gigabytes
+        older.unlink()
+        older.with_suffix(".json").unlink(missing_ok=True)
+
+    def copy_and_count(partial: Path) -> dict[str, Any]:
+        began = time.perf_counter()
+        shutil.copyfile(rows, partial)
+        copy_s = time.perf_counter() - began
+        return {"copy_s": copy_s, **add_rollups(partial, *meta["days"])}
+
+    return path, meta | _fresh(path, copy_and_count) | {"cached": False}
+
+
+def describe_build(name: str, path: Path, meta: dict[str, Any], count: int, days: int) -> str:
+    how = "reused, built" if meta["cached"] else "built"
+    return (
+        f"{name}: {count:,} dialogs of {USERS:,} users over {days} reporting days, "
+        f"{path.stat().st_size / 1e6:,.0f} MB (full-text index "
+        f"{meta['text_index_bytes'] / 1e6:,.0f} MB), question + answer {meta['text_bytes']:,.0f} "
+        f"bytes on average, at {path}\n  {how}: dialogs {meta['generate_s']:,.1f} s, "
+        f"executemany of the store's upserts with its triggers {meta['insert_s']:,.1f} s; "
+        f"a copy {meta['copy_s']:,.1f} s, opened by the store {meta['open_s']:,.1f} s, "
+        f"store.recount {meta['recount_s']:,.1f} s ({meta['recounted']:,} counted)"
+    )
+
+
+def build_dynamo(table: str, count: int, days: int, threads: int = 2) -> dict[str, Any]:
+    """Create ``table`` in the running moto, fill it, recount its rollups; timings."""
     from chatbot.store.create_table import create_table
-    from chatbot.store.dynamodb import _serialize, dynamodb_client
+    from chatbot.store.dynamodb import DynamoStore, _serialize, dynamodb_client
 
     client = dynamodb_client()
     started = time.perf_counter()
     create_table(client, table, index_delay=0.1)
     created = time.perf_counter()
-    items = [_serialize(d) for d in make_dialogs(count, datetime.now(UTC))]
+    now = datetime.now(UTC)
+    first, last = data_span(days, now)
+    census = Census()
+    items = []
+    for dialog in make_dialogs(count, first, last):
+        census.add(dialog)
+        items.append(_serialize(dialog))
     generated = time.perf_counter()
     batches = [items[i : i + 25] for i in range(0, len(items), 25)]
 
@@ -266,149 +594,174 @@ def build_dynamo(table: str, count: int, threads: int = 2) -> dict[str, Any]:
 
     with ThreadPoolExecutor(threads) as pool:
         calls = sum(pool.map(write, batches))
+    loaded = time.perf_counter()
+    store = DynamoStore(table, patient=True, report_timezone=REPORT_TIMEZONE)
+    counted = store.recount(
+        first.astimezone(REPORT_TIMEZONE).date().isoformat(),
+        last.astimezone(REPORT_TIMEZONE).date().isoformat(),
+    )
     return {
         "create_s": created - started,
         "generate_s": generated - created,
-        "load_s": time.perf_counter() - generated,
+        "load_s": loaded - generated,
+        "recount_s": time.perf_counter() - loaded,
+        "recounted": counted,
         "calls": calls,
         "threads": threads,
+        **census.as_json(),
     }
 
 
-# --------------------------------------------------------------------------- child: reads
+# --------------------------------------------------------------------------- child: the page
 
 
-class Reads:
-    """The reads of one store, for the page's default range; each returns (items, pages)."""
+def use_code_from(folder: Path) -> None:
+    """Run another checkout's app code (the "before") in this process: its ``chatbot``
+    package replaces the one bench.common imported, so the reads below import it inside
+    their functions, after this."""
+    sys.path.insert(0, str(folder))
+    for name in [name for name in sys.modules if name.split(".")[0] == "chatbot"]:
+        del sys.modules[name]
 
-    def __init__(self, backend: str, target: str) -> None:
-        self.backend, self.target = backend, target
-        self.since, self.until = page_range()
-        self._store: Any = None
-        self._client: Any = None
-        self.split: dict[str, list[float]] = {}  # named parts of the timed reads
-        self.last: Any = None  # the AppTest of the last page load
 
-    def read(self, kind: str) -> tuple[int, int]:
-        return {
-            "raw": self.raw,
-            "raw-sorted": lambda: self._raw_sqlite("ORDER BY request_time"),
-            "raw-index-order": lambda: self._raw_sqlite("ORDER BY day, request_time"),
-            "data": self.data,
-            "page": self.page,
-        }[kind]()
+def env_name(backend: str) -> str:
+    return "CHAT_HISTORY_DB" if backend == "sqlite" else "CHAT_HISTORY_TABLE"
 
-    def raw(self) -> tuple[int, int]:
-        return self._raw_sqlite("") if self.backend == "sqlite" else self._raw_dynamo()
 
-    def _raw_sqlite(self, order: str) -> tuple[int, int]:
-        sql = f"SELECT {', '.join(FIELDS)} FROM dialogs WHERE day BETWEEN ? AND ? {order}"
-        db = sqlite3.connect(self.target)  # a connection per read, as each script thread has
-        try:
-            rows = db.execute(sql, (key_bound(self.since), key_bound(self.until))).fetchall()
-        finally:
-            db.close()
-        return len(rows), 1
+def _problems(at: AppTest) -> str | None:
+    if at.exception:
+        return "; ".join(str(e.value)[:300] for e in at.exception)
+    if at.error:
+        return "; ".join(str(e.value)[:300] for e in at.error)
+    return None
 
-    def _raw_dynamo(self) -> tuple[int, int]:
-        import boto3
 
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        paginator = self._client.get_paginator("query")
-        items: list[dict[str, Any]] = []
-        pages = 0
-        for day in range_days(self.since, self.until):
-            for page in paginator.paginate(
-                TableName=self.target,
-                IndexName="by_day",
-                KeyConditionExpression="#d = :d",
-                ExpressionAttributeNames={"#d": "day"},
-                ExpressionAttributeValues={":d": {"S": day}},
-            ):
-                pages += 1
-                items.extend(page.get("Items", []))
-        return len(items), pages
+def _read_seconds(at: AppTest) -> float | None:
+    """The store read's seconds, as the page's caption says (None when it says none)."""
+    for caption in at.caption:
+        if found := re.search(r"\(([\d.]+) ?(?:s|초)\)|in ([\d.]+) s at", caption.value):
+            return float(found.group(1) or found.group(2))
+    return None
 
-    def store(self) -> Any:
-        if self._store is None:
-            if self.backend == "sqlite":
-                from chatbot.store.sqlite import SqliteStore
 
-                self._store = SqliteStore(self.target)
-            else:
-                from chatbot.store.dynamodb import DynamoStore
+def _has_widget(at: AppTest, key: str) -> bool:
+    return any(widget.key == key for widget in at.multiselect)
 
-                self._store = DynamoStore(self.target)
-        return self._store
 
-    def data(self) -> tuple[int, int]:
-        """``store.browse`` + ``dialogs_frame``; the page's no-op ``apply_filters`` apart."""
-        from chatbot import analytics
+class PageSteps:
+    """One History sequence in one AppTest (``VIEWS``): each step's wall and CPU time, the
+    peak RSS (VmHWM) after it and its growth over the step, what the page showed."""
 
-        began = time.perf_counter()
-        dialogs, stats = self.store().browse(self.since, self.until)
-        browsed = time.perf_counter()
-        frame = analytics.dialogs_frame(dialogs)
-        framed = time.perf_counter()
-        self.split.setdefault("browse", []).append(browsed - began)
-        self.split.setdefault("frame", []).append(framed - browsed)
-        analytics.apply_filters(frame, analytics.Filters())
-        self.split.setdefault("filter", []).append(time.perf_counter() - framed)
-        return len(frame), stats.pages
+    def __init__(
+        self,
+        app: Path,
+        month: tuple[date, date],
+        timeout: float,
+        emit: bool,
+        profiles: dict[str, list[cProfile.Profile]] | None = None,
+    ) -> None:
+        self.app, self.month, self.timeout, self.emit = app, month, timeout, emit
+        self.profiles = profiles
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.at: Any = None
 
-    def page(
-        self, around: Callable[[], AbstractContextManager[Any]] = nullcontext
-    ) -> tuple[int, int]:
-        """One History load on a fresh AppTest; only ``switch_page(...).run()`` is timed.
-
-        ``around`` wraps that call alone (tracemalloc, cProfile), not the chat page before it.
-        """
-        from chatbot.ui import resources
-
-        os.environ[self.env_name] = self.target  # Settings.load reads it on every run
-        resources.browsed.clear()  # a cold load: the page keeps a read for a minute
-        at = app_test(ANALYST)  # local mode: one person, their own analyst
+    def run(self, backend: str, target: str) -> dict[str, dict[str, Any]]:
+        os.environ[env_name(backend)] = target  # Settings.load reads it on every run
+        self.at = at = app_test(ANALYST, self.app)  # local mode: one person, their own analyst
         at.run()
         if at.exception:
             raise RuntimeError(f"chat page failed: {[e.value for e in at.exception]}")
-        gc.collect()
-        with around():
-            began, began_cpu = time.perf_counter(), time.process_time()
-            at.switch_page(PAGE).run()
-            took, cpu = time.perf_counter() - began, time.process_time() - began_cpu
-        if at.exception:
-            raise RuntimeError(f"History page failed: {[e.value for e in at.exception]}")
-        if at.error:
-            raise RuntimeError(f"History page error: {[e.value for e in at.error]}")
-        if not at.metric:
-            raise RuntimeError(f"History page shows no metrics: {at.main}")
-        self.split.setdefault("page", []).append(took)
-        self.split.setdefault("page_cpu", []).append(cpu)
-        began = time.perf_counter()
-        at.run()  # the analyst's next click: a rerun served by the page's cached read
-        self.split.setdefault("rerun", []).append(time.perf_counter() - began)
-        for caption in at.caption:
-            if found := re.search(r"\(([\d.]+) ?(?:s|초)\)", caption.value):
-                self.split.setdefault("in_page_read", []).append(float(found.group(1)))
+        if not self._step("first", "", lambda: at.switch_page(PAGE).run(timeout=self.timeout)):
+            return self.steps
+        models = _has_widget(at, "filter_models")  # the before page has none
+        model = self._set("filter_models", [FILTER_MODEL]) if models else None
+        status = self._set("filter_statuses", [FILTER_STATUS])
+        both = "model+status" if models else "status"
+        for name, kind, action in (
+            ("model", "model", model),
+            ("status", both, status),
+            ("month", "", self._month),
+            ("month-model", "model", model),
+            ("month-status", both, status),
+        ):
+            if name == "month":  # back to no filter, not timed
+                for key in ("filter_models", "filter_statuses"):
+                    if _has_widget(at, key):
+                        at.multiselect(key=key).set_value([])
+                at.run(timeout=self.timeout)
+            if action is None:
+                self._record(name, {"skipped": "the page has no model filter"})
+            elif not self._step(name, kind, action):
                 break
-        self.last = at
-        return int(at.metric[0].value.replace(",", "")), len(at.dataframe[0].value)
+        return self.steps
 
-    @property
-    def env_name(self) -> str:
-        return "CHAT_HISTORY_DB" if self.backend == "sqlite" else "CHAT_HISTORY_TABLE"
+    def _set(self, key: str, values: list[str]) -> Callable[[], Any]:
+        return lambda: self.at.multiselect(key=key).set_value(values).run(timeout=self.timeout)
+
+    def _month(self) -> Any:
+        return self.at.date_input[0].set_value(self.month).run(timeout=self.timeout)
+
+    def _step(self, name: str, kind: str, action: Callable[[], Any]) -> bool:
+        """Time ``action``; record it (and print it with ``emit``); False if it failed."""
+        gc.collect()
+        base = child.reset_peak_rss()
+        began, began_cpu = time.perf_counter(), time.process_time()
+        profiles = None if self.profiles is None else self.profiles.setdefault(name, [])
+        try:
+            with nullcontext() if profiles is None else _profiled(profiles):
+                action()
+            problem = _problems(self.at)
+        except (Exception, MemoryError) as error:  # a cap reached, a timeout: how far it got
+            problem = f"{type(error).__name__}: {str(error)[:300]}"
+        took, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        peak = child.status_kb("VmHWM")
+        record: dict[str, Any] = {
+            "s": took,
+            "cpu": cpu,
+            "hwm_kb": peak,
+            "growth_kb": None if base is None or peak is None else peak - base,
+            "kind": kind,
+            "error": problem,
+        }
+        if problem is None:
+            at = self.at
+            first, last = at.date_input[0].value
+            record |= {
+                "range": [first.isoformat(), last.isoformat()],
+                # No metric: the page says the range has no such dialog.
+                "dialogs": int(re.sub(r"\D", "", at.metric[0].value)) if at.metric else 0,
+                "rows": len(at.dataframe[0].value) if at.dataframe else 0,
+                "read_s": _read_seconds(at),
+            }
+        self._record(name, record)
+        return problem is None
+
+    def _record(self, name: str, record: dict[str, Any]) -> None:
+        self.steps[name] = record
+        if self.emit:
+            print(STEP + json.dumps({name: record}), flush=True)
 
 
-@contextmanager
-def _traced(peak: list[int]) -> Iterator[None]:
-    """tracemalloc over the block; its peak appended to ``peak``."""
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        peak.append(tracemalloc.get_traced_memory()[1])
-        tracemalloc.stop()
+def run_page(args: argparse.Namespace) -> None:
+    """Child process: a History sequence on the warm-up store, then one on the big store,
+    its steps printed as they are done; profiles of the big one's steps when asked."""
+    if args.cap_gb:
+        cap = int(args.cap_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    app = Path(args.code_dir or APP.parent) / "app.py"
+    month = (date.fromisoformat(args.month[0]), date.fromisoformat(args.month[1]))
+    warm = PageSteps(app, month, args.view_timeout, emit=False).run(args.scenario, args.warm_target)
+    if failed := [f"{name}: {step['error']}" for name, step in warm.items() if step.get("error")]:
+        print(STEP + json.dumps({"warm-up": {"error": "; ".join(failed)}}), flush=True)
+        return
+    print(STEP + json.dumps({"process": {"hwm_kb": child.status_kb("VmHWM")}}), flush=True)
+    profiles: dict[str, list[cProfile.Profile]] | None = {} if args.profile else None
+    PageSteps(app, month, args.view_timeout, emit=True, profiles=profiles).run(
+        args.scenario, args.target
+    )
+    for name, collected in (profiles or {}).items():
+        if name in ("first", "model", "month", "month-model") and collected:
+            _print_profile(f"{args.scenario} page, {VIEW_LABELS[name].strip()}", collected, 30)
 
 
 @contextmanager
@@ -458,91 +811,159 @@ def _print_profile(title: str, profiles: list[cProfile.Profile], lines: int) -> 
         stats.sort_stats(order).print_stats(lines)
         text = out.getvalue()
         table = text[text.find("   ncalls") :] if "   ncalls" in text else text
-        print(f"\n--- profile: {title}, by {what} ---")
+        print(f"\n--- profile: {title}, by {what} (script and test threads) ---")
         print(table.rstrip())
 
 
-def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
-    """Child process: warm up on the small store, then time ``repeats`` reads of the big one;
-    a tracemalloc peak over one more read when asked, and profiles."""
-    kind = args.part
-    warm = Reads(args.scenario, args.warm_target)
-    reads = Reads(args.scenario, args.target)
-    if kind == "page":
-        warm.page()  # also imports and runs the chat page once
-    else:
-        warm.read(kind)
-    result = timed_reads(reads, kind, args.repeats)
-    result["py_peak_kb"] = python_peak_kb(reads, kind) if args.trace else None
-    if args.profile:
-        print_profiles(reads, kind, args.scenario)
+# --------------------------------------------------------------------------- child: data, raw
+
+
+def open_store(backend: str, target: str) -> Any:
+    if backend == "sqlite":
+        from chatbot.store.sqlite import SqliteStore
+
+        return SqliteStore(target, report_timezone=REPORT_TIMEZONE)
+    from chatbot.store.dynamodb import DynamoStore
+
+    return DynamoStore(target, report_timezone=REPORT_TIMEZONE)
+
+
+class DataPath:
+    """The page's reads without the page, for one range: each part timed apart."""
+
+    PARTS = ("rollup_cells", "totals", "dialog_page", "rollup_users")
+
+    def __init__(self, backend: str, target: str, first: date, last: date) -> None:
+        from chatbot.rollups import day_bounds
+
+        self.store = open_store(backend, target)
+        self.days = (first.isoformat(), last.isoformat())
+        self.bounds = day_bounds(*self.days, REPORT_TIMEZONE)
+
+    def read(self) -> tuple[dict[str, float], int, int]:
+        """Seconds of each part; the dialogs the totals count, the rows of the page."""
+        from chatbot import analytics
+        from chatbot.rollups import CellFilter
+        from chatbot.store.base import DialogQuery
+        from chatbot.ui.history_view import PAGE_ROWS as page_rows
+
+        seconds: dict[str, float] = {}
+
+        def timed(part: str, call: Callable[[], Any]) -> Any:
+            began = time.perf_counter()
+            value = call()
+            seconds[part] = time.perf_counter() - began
+            return value
+
+        cells, _ = timed("rollup_cells", lambda: self.store.rollup_cells(*self.days))
+        totals = timed("totals", lambda: analytics.totals(cells, CellFilter()))
+        query = DialogQuery(*self.bounds, CellFilter())
+        page = timed("dialog_page", lambda: self.store.dialog_page(query, page_rows))
+        timed("rollup_users", lambda: self.store.rollup_users(*self.days))
+        return seconds, totals.dialogs, len(page.dialogs)
+
+
+def run_data(args: argparse.Namespace) -> dict[str, Any]:
+    """Child process: the data path for the default and the month range, ``repeats`` times
+    each after one read of the warm-up store; peak RSS growth of each read."""
+    today = report_today()
+    ranges = {"week": last_days(WEEK_DAYS, today), "month": last_days(MONTH_DAYS, today)}
+    DataPath(args.scenario, args.warm_target, *ranges["month"]).read()
+    result: dict[str, Any] = {}
+    for name, (first, last) in ranges.items():
+        path = DataPath(args.scenario, args.target, first, last)
+        reads: list[dict[str, float]] = []
+        growth: list[float] = []
+        checks: tuple[int, int] = (0, 0)
+        for _ in range(args.repeats):
+            gc.collect()
+            base = child.reset_peak_rss()
+            seconds, *checks = path.read()  # type: ignore[assignment]
+            if base is not None and (peak := child.status_kb("VmHWM")) is not None:
+                growth.append(peak - base)
+            reads.append(seconds)
+        result[name] = {
+            "range": [first.isoformat(), last.isoformat()],
+            "parts": {part: [read[part] for read in reads] for part in DataPath.PARTS},
+            "growth_kb": max(growth) if growth else None,
+            "dialogs": checks[0],
+            "rows": checks[1],
+        }
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            path.read()
+            profile.disable()
+            _print_profile(f"{args.scenario} data path, {name}", [profile], 25)
+    result["hwm_kb"] = child.status_kb("VmHWM")
     return result
 
 
-def timed_reads(reads: Reads, kind: str, repeats: int) -> dict[str, Any]:
-    """Times and memory of ``repeats`` reads.
-
-    The first timed read is the first large one of this process: its ``ru_maxrss`` growth is
-    the peak RSS growth of the read. Then VmHWM (reset before each) for every read.
-    """
-    times: list[float] = []
-    cpu: list[float] = []
-    hwm: list[float] = []
-    first_maxrss = None
-    checks: tuple[int, int] | None = None
-    for _ in range(repeats):
-        gc.collect()
-        before = _maxrss_kb()
-        base = child.reset_peak_rss()
-        wall, started_cpu = time.perf_counter(), time.process_time()
-        checks = reads.read(kind)
-        if kind == "page":  # the switch to History alone, not the chat page before it
-            times.append(reads.split["page"][-1])
-            cpu.append(reads.split["page_cpu"][-1])
-        else:
-            times.append(time.perf_counter() - wall)
-            cpu.append(time.process_time() - started_cpu)
-        peak = child.status_kb("VmHWM")
-        if first_maxrss is None:
-            first_maxrss = _maxrss_kb() - before
-        if base is not None and peak is not None:
-            hwm.append(peak - base)
-        reads.last = None
-    return {
-        "times": times,
-        "cpu": statistics.median(cpu),
-        "split": {name: statistics.median(values) for name, values in reads.split.items()},
-        "first_hwm_kb": hwm[0] if hwm else None,
-        "first_maxrss_kb": first_maxrss,
-        "hwm_kb": statistics.median(hwm[1:]) if len(hwm) > 1 else None,
-        "checks": checks,
-    }
+RAW_THREADS = (1, 8)  # days queried at once: one at a time, and as the store does
 
 
-def python_peak_kb(reads: Reads, kind: str) -> float:
-    """The tracemalloc peak of one more read (of a page load: its History run alone)."""
-    gc.collect()
-    peaks: list[int] = []
-    if kind == "page":
-        reads.page(around=lambda: _traced(peaks))
-    else:
-        with _traced(peaks):
-            reads.read(kind)
-    reads.last = None
-    return peaks[0] / 1024
+def run_raw(args: argparse.Namespace) -> dict[str, Any]:
+    """Child process (DynamoDB): boto3 Queries of the range's rollup cells (one per day,
+    paginated, raw dicts) plus one Query page of the by-day index, ``repeats`` times, with
+    the days queried one at a time and several at once."""
+    import boto3
 
+    from chatbot.store.dynamodb import _CELL_PREFIX, DAY_INDEX, ROLLUP_PREFIX
+    from chatbot.ui.history_view import PAGE_ROWS as page_rows
 
-def print_profiles(reads: Reads, kind: str, scenario: str) -> None:
-    """cProfile of one more data path or page load; other reads are not profiled."""
-    profiles: list[cProfile.Profile] = []
-    if kind == "data":
-        with _profiled(profiles):
-            reads.data()
-        _print_profile(f"{scenario} data path", profiles, 25)
-    elif kind == "page":
-        reads.page(around=lambda: _profiled(profiles))
-        _print_profile(f"{scenario} page load, script thread", profiles[:-1], 30)
-        _print_profile(f"{scenario} page load, test thread", profiles[-1:], 10)
+    client = boto3.client("dynamodb")
+    paginator = client.get_paginator("query")
+    today = report_today()
+    newest_day = datetime.now(UTC).date().isoformat()  # the index's days are UTC days
+
+    def cells(table: str, day: date) -> list[list[dict[str, Any]]]:
+        return [
+            page.get("Items", [])
+            for page in paginator.paginate(
+                TableName=table,
+                KeyConditionExpression="user_id = :p AND begins_with(request_time, :c)",
+                ExpressionAttributeValues={
+                    ":p": {"S": ROLLUP_PREFIX + day.isoformat()},
+                    ":c": {"S": _CELL_PREFIX},
+                },
+            )
+        ]
+
+    def read(table: str, first: date, last: date, threads: int) -> tuple[int, int, int]:
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        with ThreadPoolExecutor(threads) as pool:
+            pages = list(itertools.chain.from_iterable(pool.map(partial(cells, table), days)))
+        rows = client.query(
+            TableName=table,
+            IndexName=DAY_INDEX,
+            KeyConditionExpression="#d = :d",
+            ExpressionAttributeNames={"#d": "day"},
+            ExpressionAttributeValues={":d": {"S": newest_day}},
+            ScanIndexForward=False,
+            Limit=page_rows,
+        )["Items"]
+        dialogs = sum(int(item.get("dialogs", {}).get("N", 0)) for page in pages for item in page)
+        return dialogs, len(rows), len(pages) + 1
+
+    ranges = {"week": last_days(WEEK_DAYS, today), "month": last_days(MONTH_DAYS, today)}
+    read(args.warm_target, *ranges["month"], max(RAW_THREADS))
+    result: dict[str, Any] = {}
+    for name, (first, last) in ranges.items():
+        times: dict[int, list[float]] = {threads: [] for threads in RAW_THREADS}
+        checks: tuple[int, int, int] = (0, 0, 0)
+        for _ in range(args.repeats):
+            for threads in RAW_THREADS:
+                began = time.perf_counter()
+                checks = read(args.target, first, last, threads)
+                times[threads].append(time.perf_counter() - began)
+        result[name] = {
+            "range": [first.isoformat(), last.isoformat()],
+            "times": times,
+            "dialogs": checks[0],
+            "rows": checks[1],
+            "requests": checks[2],
+        }
+    return result
 
 
 # --------------------------------------------------------------------------- parent
@@ -551,225 +972,481 @@ def print_profiles(reads: Reads, kind: str, scenario: str) -> None:
 def child_env(tmp: Path, server: dict[str, str]) -> dict[str, str]:
     """The readers' environment: isolated, its files in ``tmp``, pointed at ``server``."""
     # The chat page builds a Bedrock client, never called: a region is all it needs.
-    fixed = {"AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+    fixed = {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONUNBUFFERED": "1",
+        "CHAT_REPORT_TIMEZONE": REPORT_TIMEZONE.key,
+    }
     return bench_env(tmp, fixed, server)
 
 
-def run_child(
-    backend: str,
-    kind: str,
-    targets: tuple[str, str],
-    repeats: int,
-    trace: bool,
+@dataclass
+class Watched:
+    """A page child's steps, and what was seen of it from outside."""
+
+    steps: dict[str, dict[str, Any]]
+    output: list[str]
+    returncode: int | None  # None: killed at the timeout
+    stderr: str
+    seconds: float
+    seen_mb: float | None  # the highest VmHWM or VmRSS read from /proc while it ran
+
+    def describe_end(self) -> str | None:
+        """Why it ended early, if it did."""
+        if self.returncode is None:
+            return f"killed at the timeout after {self.seconds:,.0f} s"
+        if self.returncode != 0:
+            tail = " | ".join(self.stderr.strip().splitlines()[-3:])
+            return f"exit {self.returncode} after {self.seconds:,.0f} s: {tail[-400:]}"
+        return None
+
+
+def watch_page(options: list[str], env: dict[str, str], timeout: float) -> Watched:
+    """``python -m bench.history OPTIONS`` (a page child) to its end or ``timeout``; its
+    memory read from /proc five times a second, so a child the cap or the kernel ends still
+    leaves a figure."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.history", *options],
+        cwd=APP.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out: list[str] = []
+    err: list[str] = []
+    with ThreadPoolExecutor(2) as readers:  # both pipes drained: a full one would block it
+        for stream, into in ((process.stdout, out), (process.stderr, err)):
+            readers.submit(into.extend, stream)  # type: ignore[arg-type]
+        began = time.perf_counter()
+        seen: float | None = None
+        killed = False
+        while process.poll() is None:
+            if time.perf_counter() - began > timeout:
+                process.kill()
+                killed = True
+                break
+            for field in ("VmHWM", "VmRSS"):
+                if (mb := proc_status_mb(process.pid, field)) is not None:
+                    seen = max(seen or 0.0, mb)
+            time.sleep(0.2)
+        process.wait()
+    steps: dict[str, dict[str, Any]] = {}
+    output = []
+    for line in out:
+        if line.startswith(STEP):
+            steps |= json.loads(line[len(STEP) :])
+        else:
+            output.append(line.rstrip("\n"))
+    return Watched(
+        steps,
+        output,
+        None if killed else process.returncode,
+        "".join(err),
+        time.perf_counter() - began,
+        seen,
+    )
+
+
+def page_children(
     args: argparse.Namespace,
+    backend: str,
+    targets: tuple[str, str],
     env: dict[str, str],
+    *,
+    before: bool = False,
+    repeats: int = 1,
+    profile: bool = False,
+) -> list[Watched]:
+    """``repeats`` page children on ``targets`` (big, warm-up), each cold; the before
+    code's with its cap; the profile's output printed."""
+    today = report_today() if not before else datetime.now(UTC).date()
+    # The before page's days are the viewer's (UTC in AppTest): one more day holds the
+    # first reporting day's dialogs, which began at its midnight in Seoul.
+    first, last = last_days(MONTH_DAYS + before, today)
+    options = [
+        "--scenario", backend, "--part", "page", "--target", targets[0],
+        "--warm-target", targets[1], "--month", first.isoformat(), last.isoformat(),
+        "--view-timeout", str(args.view_timeout),
+    ]  # fmt: skip
+    if before:
+        options += ["--code-dir", str(args.before_dir), "--cap-gb", str(args.before_cap_gb)]
+    if profile:
+        options.append("--profile")
+    runs = []
+    for _ in range(repeats):
+        done = watch_page(options, env, args.child_timeout)
+        if profile:
+            print("\n".join(done.output))
+        if ended := done.describe_end():
+            print(f"NOTE: {backend} page{' (before)' if before else ''} child: {ended}")
+        runs.append(done)
+    return runs
+
+
+def data_child(
+    args: argparse.Namespace, backend: str, part: str, targets: tuple[str, str], env: dict[str, str]
 ) -> dict[str, Any] | None:
     options = [
-        "--scenario", backend, "--part", kind, "--target", targets[0],
-        "--warm-target", targets[1], "--repeats", str(repeats),
+        "--scenario", backend, "--part", part, "--target", targets[0],
+        "--warm-target", targets[1], "--repeats", str(args.data_repeats),
     ]  # fmt: skip
-    if trace:
-        options.append("--trace")
-    if args.profile:
+    if args.profile and part == "data":
         options.append("--profile")
-    done = child.run("bench.history", options, env)
-    if args.profile:  # the child's profiles
-        for line in done.output:
-            print(line)
+    done = child.run("bench.history", options, env, timeout=args.child_timeout)
+    if args.profile:
+        print("\n".join(done.output))
     if done.result is None:
-        print(f"WARNING: {backend} {kind} failed (exit {done.returncode}):")
+        print(f"WARNING: {backend} {part} failed (exit {done.returncode}):")
         print("\n".join(done.stderr.strip().splitlines()[-15:]))
     return done.result
 
 
-def sqlite_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    path, meta = sqlite_file(args.sqlite_rows, args.rebuild)
-    warm, _ = sqlite_file(WARM_ROWS, False)
-    how = "reused the cached file, built" if meta["cached"] else "built"
-    print(
-        f"SQLite: {args.sqlite_rows:,} dialogs, {USERS} users, last 6 days, "
-        f"{path.stat().st_size / 1e6:,.0f} MB at {path}; {how} in "
-        f"{meta['generate_s'] + meta['insert_s']:.1f} s (rows {meta['generate_s']:.1f} s + "
-        f"one executemany of the store's upsert {meta['insert_s']:.1f} s)"
-    )
-    db = sqlite3.connect(path)
-    bounds = tuple(key_bound(at) for at in page_range())
-    for label, order in (("the store's", "request_time"), ("index-order", "day, request_time")):
-        plan = db.execute(
-            f"EXPLAIN QUERY PLAN SELECT {', '.join(FIELDS)} FROM dialogs "
-            f"WHERE day >= ? AND day <= ? ORDER BY {order}",
-            bounds,
-        ).fetchall()
-        print(f"  plan of {label} ORDER BY {order}: " + "; ".join(row[-1] for row in plan))
-    db.close()
+def sqlite_part(
+    args: argparse.Namespace, tmp: Path, name: str, rows: int, days: int
+) -> dict[str, Any] | None:
+    path, meta = sqlite_file(rows, days, args.rebuild)
+    warm, _ = sqlite_file(WARM_ROWS, MONTH_DAYS, False)
+    print(describe_build(name, path, meta, rows, days))
+    if args.build_only:
+        return None
     env = child_env(tmp, {})
-    return {
-        kind: run_child("sqlite", kind, (str(path), str(warm)), args.repeats, True, args, env)
-        for kind in ("raw", "raw-sorted", "raw-index-order", "data", "page")
-    }
+    targets = (str(path), str(warm))
+    result: dict[str, Any] = {"meta": meta, "rows": rows}
+    result["after"] = page_children(args, "sqlite", targets, env, repeats=args.page_repeats)
+    result["data"] = data_child(args, "sqlite", "data", targets, env)
+    if args.before_dir:
+        result["before"] = page_children(args, "sqlite", targets, env, before=True)
+    if args.profile:
+        page_children(args, "sqlite", targets, env, profile=True)
+    return result
 
 
-def dynamo_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def dynamo_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any] | None:
     from loopback.dynamodb import MotoDynamo
 
     table = f"{TABLE_PREFIX}-{uuid.uuid4().hex[:8]}"
     with MotoDynamo() as moto, environ_as(env := child_env(tmp, moto.env())):
-        built = build_dynamo(table, args.dynamo_rows)
-        build_dynamo(f"{table}-warm", WARM_ROWS)
+        built = build_dynamo(table, args.dynamo_rows, MONTH_DAYS)
+        build_dynamo(f"{table}-warm", WARM_ROWS, MONTH_DAYS)
         print(
-            f"DynamoDB: {args.dynamo_rows:,} dialogs, last 6 days, in moto's server "
-            f"{moto.url} (this process); table + index {built['create_s']:.1f} s, items "
-            f"{built['generate_s']:.1f} s, {built['calls']} batch_write_item calls on "
-            f"{built['threads']} threads {built['load_s']:.1f} s"
+            f"DynamoDB: {args.dynamo_rows:,} dialogs over {MONTH_DAYS} reporting days in moto's "
+            f"server {moto.url} (this process); table + indexes {built['create_s']:.1f} s, "
+            f"items {built['generate_s']:.1f} s, {built['calls']:,} batch_write_item calls on "
+            f"{built['threads']} threads {built['load_s']:,.0f} s (not through put: a "
+            f"TransactWriteItems each), store.recount {built['recount_s']:,.0f} s "
+            f"({built['recounted']:,} counted)"
         )
+        if args.build_only:
+            return None
         targets = (table, f"{table}-warm")
-        return {
-            kind: run_child("dynamo", kind, targets, args.dynamo_repeats, kind == "page", args, env)
-            for kind in ("raw", "data", "page")
-        }
+        result: dict[str, Any] = {"meta": built, "rows": args.dynamo_rows}
+        result["raw"] = data_child(args, "dynamo", "raw", targets, env)
+        result["data"] = data_child(args, "dynamo", "data", targets, env)
+        result["after"] = page_children(
+            args, "dynamo", targets, env, repeats=args.dynamo_page_repeats
+        )
+        if args.before_dir:
+            result["before"] = page_children(args, "dynamo", targets, env, before=True)
+        if args.profile:
+            page_children(args, "dynamo", targets, env, profile=True)
+        return result
 
 
-def _row(label: str, r: dict[str, Any] | None, expected: int, table: bool = False) -> str:
-    """One read's figures; for the page, ``pages`` is the rows sent to the table ("t")."""
-    if r is None:
-        return f"{label:<35}{'failed':>8}"
-    items, pages = r["checks"]
-    flag = "" if items == expected else " !"
-    shown = f"{pages}t" if table else str(pages)
-    return (
-        f"{label:<35}{statistics.median(r['times']):>7.3f}{min(r['times']):>7.3f}"
-        f"{r['cpu']:>7.3f}{items:>7}{flag:<2}{shown:>5}{_mb(r['first_hwm_kb']):>6}"
-        f"{_mb(r['first_maxrss_kb']):>8}{_mb(r['hwm_kb']):>6}{_mb(r['py_peak_kb']):>8}"
-    )
+# --------------------------------------------------------------------------- the report
 
 
-def _sub(label: str, seconds: float | None, note: str = "") -> str:
-    value = "-" if seconds is None else f"{seconds:.3f}"
-    return f"  {label:<33}{value:>7}  {note}".rstrip()
+def _seconds(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>7}{'-':>7}"
+    return f"{statistics.median(values):>7.3f}{min(values):>7.3f}"
 
 
-def report(name: str, parts: dict[str, Any], rows: int) -> None:
-    print()
-    print(f"{name}: {rows:,} dialogs in range")
+def _runs_peak_kb(runs: list[Watched]) -> float | None:
+    """The highest VmHWM of these processes: after imports and warm-up, and in each step."""
+    peaks = [step["hwm_kb"] for run in runs for step in run.steps.values() if step.get("hwm_kb")]
+    return max(peaks) if peaks else None
+
+
+def page_table(title: str, runs: list[Watched], meta: dict[str, Any], zone: str) -> None:
+    print(f"{title} ({len(runs)} process{'es' * (len(runs) > 1)}, each cold)")
+    for view in VIEWS:
+        steps = [run.steps[view] for run in runs if view in run.steps]
+        done = [step for step in steps if "s" in step and not step.get("error")]
+        label = f"  {VIEW_LABELS[view]:<34}"
+        if steps and "skipped" in steps[0]:
+            print(f"{label}{'n/a':>7}  ({steps[0]['skipped']})")
+            continue
+        if not done:
+            failed = [step for step in steps if step.get("error")]
+            if failed:
+                step = failed[0]
+                print(
+                    f"{label}{'failed':>7}  after {step['s']:,.1f} s, peak {_mb(step['hwm_kb'])} "
+                    f"MB: {step['error']}"
+                )
+            else:
+                seen = max((run.seen_mb or 0 for run in runs), default=0)
+                ends = "; ".join(filter(None, (run.describe_end() for run in runs)))
+                print(f"{label}{'-':>7}  not reached ({ends or 'skipped'}); {seen:,.0f} MB seen")
+            continue
+        last = done[-1]
+        first, end = last["range"]
+        want = expected(meta, zone, first, end, last["kind"])
+        flag = "" if last["dialogs"] == want else f" ! {want:,}"
+        read = [step["read_s"] for step in done if step.get("read_s") is not None]
+        read_s = f"{statistics.median(read):.3f}" if read and view in ("first", "month") else "-"
+        growth = [step["growth_kb"] for step in done if step.get("growth_kb") is not None]
+        print(
+            f"{label}{_seconds([step['s'] for step in done])}"
+            f"{statistics.median(step['cpu'] for step in done):>7.3f}"
+            f"{last['dialogs']:>11,}{flag:<3}{last['rows']:>5}"
+            f"{read_s:>7}"
+            f"{_mb(max(step['hwm_kb'] for step in done)):>7}"
+            f"{_mb(statistics.median(growth) if growth else None):>7}"
+        )
+    process = [run.steps["process"]["hwm_kb"] for run in runs if "process" in run.steps]
     print(
-        f"{'(s; MB)':<35}{'median':>7}{'min':>7}{'cpu':>7}{'items':>7}{'':2}{'pages':>5}"
-        f"{'RSS+':>6}{'maxrss+':>8}{'HWM+':>6}{'py peak':>8}"
+        f"  peak RSS of the process: {_mb(_runs_peak_kb(runs))} MB (after imports and the "
+        f"warm-up: {_mb(max(process) if process else None)} MB)"
     )
-    raw_label = "raw SQL + fetchall" if "raw-sorted" in parts else "raw paginated Query, 1/day"
-    print(_row(raw_label, parts["raw"], rows))
-    if "raw-sorted" in parts:
-        print(_row("  + ORDER BY request_time", parts["raw-sorted"], rows))
-        print(_row("  + ORDER BY day, request_time (store's)", parts["raw-index-order"], rows))
-    data = parts["data"]
-    print(_row("data path: browse + dialogs_frame", data, rows))
-    if data:
-        print(_sub("store.browse", data["split"].get("browse")))
-        print(_sub("analytics.dialogs_frame", data["split"].get("frame")))
-        print(_sub("apply_filters, no filter set", data["split"].get("filter"), "(not above)"))
-    page = parts["page"]
-    print(_row("page load: switch_page(...).run()", page, rows, table=True))
-    if page:
-        read = page["split"].get("in_page_read")
-        print(_sub("read, per the page's caption", read, "browse + frame + filters"))
-        rest = None if read is None else statistics.median(page["times"]) - read
-        print(_sub("rest: widgets, table, charts", rest, "incl. AppTest's message parsing"))
-        print(_sub("next rerun (a filter, a page)", page["split"].get("rerun"), "cached read"))
 
 
-def goal_lines(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
-    if "sqlite" in results:
-        page = results["sqlite"]["page"]
-        if page:
-            load = statistics.median(page["times"])
-            measured = f"SQLite History load for {args.sqlite_rows:,} dialogs: {load:.2f} s"
-            print(goal_line(measured, f"< {SQLITE_GOAL_S:g} s", load < SQLITE_GOAL_S))
-        else:
-            print("SQLite History load: not measured (failed): MISS")
-    if "dynamo" in results:
-        raw, data, page = (results["dynamo"][kind] for kind in ("raw", "data", "page"))
-        if not (raw and data and page):
-            print("DynamoDB History load / raw paginated query: not measured (failed): MISS")
-            return
-        base = statistics.median(raw["times"])
-        data_ratio = statistics.median(data["times"]) / base
-        page_ratio = statistics.median(page["times"]) / base
-        print(
-            f"DynamoDB data path / raw paginated query: {data_ratio:.2f} x wall, "
-            f"{data['cpu'] / raw['cpu']:.2f} x client CPU"
-        )
-        print(
-            f"DynamoDB page load / raw paginated query: {page_ratio:.2f} x wall, "
-            f"{page['cpu'] / raw['cpu']:.2f} x client CPU"
-        )
-        measured = f"DynamoDB History load / raw paginated query: {page_ratio:.2f} x"
-        goal = f"<= {DYNAMO_GOAL_RATIO:g} x; page load, wall time"
-        print(goal_line(measured, goal, page_ratio <= DYNAMO_GOAL_RATIO))
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sqlite-rows", type=int, default=100_000, help="dialogs in SQLite")
-    parser.add_argument("--dynamo-rows", type=int, default=10_000, help="dialogs in DynamoDB")
-    parser.add_argument("--repeats", type=int, default=5, help="timed SQLite reads of each kind")
-    parser.add_argument(
-        "--dynamo-repeats", type=int, default=2, help="timed DynamoDB reads of each kind"
+def page_header() -> None:
+    print(
+        f"{'(s; MB)':<36}{'median':>7}{'min':>7}{'cpu':>7}{'dialogs':>11}{'':3}{'rows':>5}"
+        f"{'read':>7}{'peak':>7}{'HWM+':>7}"
     )
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached SQLite file")
-    parser.add_argument("--only", choices=("sqlite", "dynamo"), help="run one backend")
-    parser.add_argument("--profile", action="store_true", help="cProfile data path and page")
-    parser.add_argument("--scenario", choices=("sqlite", "dynamo"), help=argparse.SUPPRESS)
-    parser.add_argument("--part", choices=[*KINDS], help=argparse.SUPPRESS)
-    parser.add_argument("--target", help=argparse.SUPPRESS)
-    parser.add_argument("--warm-target", help=argparse.SUPPRESS)
-    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.repeats = max(1, args.repeats)
-    args.dynamo_repeats = max(1, args.dynamo_repeats)
-    return args
+
+
+def data_table(result: dict[str, Any] | None, repeats: int) -> None:
+    if result is None:
+        print("data path: failed")
+        return
+    week, month = result["week"], result["month"]
+    print(
+        f"data path, the store without the page ({repeats} reads each)"
+        f"{'week':>13}{'month':>9}   (median s)"
+    )
+    labels = {
+        "rollup_cells": "store.rollup_cells",
+        "totals": "analytics.totals, no filter",
+        "dialog_page": f"store.dialog_page, {week['rows']} rows",
+        "rollup_users": "store.rollup_users (Users tab)",
+    }
+    for part, label in labels.items():
+        print(
+            f"  {label:<52}{statistics.median(week['parts'][part]):>9.3f}"
+            f"{statistics.median(month['parts'][part]):>9.3f}"
+        )
+    first = [
+        sum(
+            statistics.median(r["parts"][part])
+            for part in ("rollup_cells", "totals", "dialog_page")
+        )
+        for r in (week, month)
+    ]
+    print(f"  {'first view reads: cells + totals + page':<52}{first[0]:>9.3f}{first[1]:>9.3f}")
+    print(
+        f"  {'dialogs counted':<52}{week['dialogs']:>9,}{month['dialogs']:>9,}\n"
+        f"  {'peak RSS growth of a read, MB':<52}{_mb(week['growth_kb']):>9}"
+        f"{_mb(month['growth_kb']):>9}"
+    )
+
+
+def report_sqlite(name: str, result: dict[str, Any], args: argparse.Namespace) -> None:
+    print()
+    print(f"{name}: {result['rows']:,} dialogs")
+    page_header()
+    page_table("after: the page", result["after"], result["meta"], "report")
+    if "before" in result:
+        page_table(f"before ({args.before_dir}): the page", result["before"], result["meta"], "utc")
+    data_table(result["data"], args.data_repeats)
+
+
+def report_dynamo(result: dict[str, Any], args: argparse.Namespace) -> None:
+    print()
+    print(f"DynamoDB (moto server): {result['rows']:,} dialogs")
+    if raw := result["raw"]:
+        week, month = raw["week"], raw["month"]
+        print(
+            f"raw: boto3 Queries of the range's cells, a day each, + 1 Query page of by_day "
+            f"({week['rows']} rows){'week':>7}{'month':>9}   (median s)"
+        )
+        for threads in RAW_THREADS:
+            label = "one day at a time" if threads == 1 else f"{threads} days at once, as the store"
+            print(
+                f"  {label:<84}{statistics.median(week['times'][str(threads)]):>7.3f}"
+                f"{statistics.median(month['times'][str(threads)]):>9.3f}"
+            )
+        print(
+            f"  {'requests':<84}{week['requests']:>7}{month['requests']:>9}\n"
+            f"  {'dialogs counted in the cells':<84}{week['dialogs']:>7,}{month['dialogs']:>9,}"
+        )
+    page_header()
+    page_table("after: the page", result["after"], result["meta"], "report")
+    if "before" in result:
+        page_table(f"before ({args.before_dir}): the page", result["before"], result["meta"], "utc")
+    data_table(result["data"], args.data_repeats)
+
+
+def _median_step(runs: list[Watched], view: str) -> float | None:
+    times = [
+        run.steps[view]["s"]
+        for run in runs
+        if view in run.steps and "s" in run.steps[view] and not run.steps[view].get("error")
+    ]
+    return statistics.median(times) if times else None
+
+
+def goal_lines(results: dict[str, Any]) -> None:
+    for name in ("sqlite", "baseline"):
+        if not (result := results.get(name)):
+            continue
+        runs, rows = result["after"], result["rows"]
+        what = f"SQLite {rows:,} dialogs"
+        for view, label in (("first", "first view"), ("month", f"{MONTH_DAYS}-day range")):
+            took = _median_step(runs, view)
+            measured = f"{what}, {label}: " + ("failed" if took is None else f"{took:.2f} s")
+            goal = f"<= {FIRST_VIEW_GOAL_S:g} s"
+            print(goal_line(measured, goal, took is not None and took <= FIRST_VIEW_GOAL_S))
+        for view in FILTER_VIEWS:
+            took = _median_step(runs, view)
+            label = (
+                f"{'month ' if view.startswith('month') else 'default range '}{view.split('-')[-1]}"
+            )
+            measured = f"{what}, filter change ({label}): " + (
+                "failed" if took is None else f"{took:.3f} s"
+            )
+            print(
+                goal_line(
+                    measured, f"<= {FILTER_GOAL_S:g} s", took is not None and took <= FILTER_GOAL_S
+                )
+            )
+        peak = _runs_peak_kb(runs)
+        measured = f"{what}, peak RSS of the page's process: {_mb(peak)} MB"
+        met = peak is not None and peak / 1024 < PEAK_GOAL_MB
+        print(goal_line(measured, f"< {PEAK_GOAL_MB} MB", met))
+    if (result := results.get("dynamo")) and result["raw"]:
+        for view, what in (("first", "week"), ("month", "month")):
+            took = _median_step(result["after"], view)
+            # The faster of the raw reads: the stricter goal.
+            base = min(map(statistics.median, result["raw"][what]["times"].values()))
+            if took is None:
+                print(f"DynamoDB {what}: page not measured (failed): MISS")
+                continue
+            ratio = took / base
+            measured = (
+                f"DynamoDB {result['rows']:,} dialogs, {VIEW_LABELS[view].strip()}: {took:.2f} s"
+                f" = {ratio:.2f} x raw ({base:.3f} s)"
+            )
+            print(goal_line(measured, f"<= {DYNAMO_GOAL_RATIO:g} x", ratio <= DYNAMO_GOAL_RATIO))
 
 
 def print_legend() -> None:
     print()
-    print("cpu: median CPU time of the reading process (moto's is in the parent, not here)")
-    print("items: dialogs read, the page's metric for the page (! = not all); 500t: table rows")
-    print("RSS+: peak-RSS growth over the first timed read, the first large one of its process")
-    print("      (VmHWM reset just before); maxrss+: ru_maxrss growth over that read, which stays")
-    print("      0 below an earlier peak of the process (imports); HWM+: the same as RSS+ for")
-    print("      the later reads (median), lower as freed memory is reused; py peak: tracemalloc")
-    print("      peak of one more read (the page: of the switch_page run alone)")
+    print("median, min: wall seconds of the step's AppTest run (switch_page or a widget's")
+    print("  rerun); cpu: its CPU seconds in the page's process (moto's are this process's)")
+    print("dialogs: the page's dialog count (! then what was generated: not equal); rows: the")
+    print("  table's rows; read: the store read's seconds per the page's caption (cold views)")
+    print("peak: the process's VmHWM after the step (reset to the RSS just before it), highest")
+    print("  of the processes; HWM+: its growth over the step, median")
+    print("before: the page of the --before-dir checkout, reading the range into pandas; its")
+    print(f"  days are the viewer's (UTC), so its long range is {MONTH_DAYS + 1} days, holding")
+    print("  the same dialogs; it runs under RLIMIT_AS --before-cap-gb")
     print()
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sqlite-rows", type=int, default=1_000_000, help="dialogs in SQLite")
+    parser.add_argument(
+        "--baseline-rows", type=int, default=100_000, help="dialogs in the 7-day SQLite file"
+    )
+    parser.add_argument("--dynamo-rows", type=int, default=100_000, help="dialogs in DynamoDB")
+    parser.add_argument("--page-repeats", type=int, default=3, help="after page processes")
+    parser.add_argument(
+        "--dynamo-page-repeats", type=int, default=2, help="after page processes, DynamoDB"
+    )
+    parser.add_argument("--data-repeats", type=int, default=5, help="data path reads")
+    parser.add_argument("--before-dir", type=Path, help="a checkout of the code before")
+    parser.add_argument(
+        "--before-cap-gb", type=float, default=12, help="the before page's address space"
+    )
+    parser.add_argument(
+        "--view-timeout", type=float, default=1200, help="seconds one page run may take"
+    )
+    parser.add_argument(
+        "--child-timeout", type=float, default=3600, help="seconds one child process may take"
+    )
+    parser.add_argument(
+        "--only", choices=("sqlite", "baseline", "dynamo"), action="append", help="run these"
+    )
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached SQLite files")
+    parser.add_argument("--build-only", action="store_true", help="build the stores, no reads")
+    parser.add_argument("--profile", action="store_true", help="cProfile the page and data path")
+    parser.add_argument("--scenario", choices=("sqlite", "dynamo"), help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=("page", "data", "raw"), help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--warm-target", help=argparse.SUPPRESS)
+    parser.add_argument("--month", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--code-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cap-gb", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.before_dir and not (args.before_dir / "app.py").exists():
+        parser.error(f"--before-dir {args.before_dir}: no app.py there")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.scenario:  # a child: one kind of read of one backend, in its own process
-        child.report(run_scenario(args))
+    if args.scenario:  # a child: one kind of read of one store, in its own process
+        if args.code_dir:
+            use_code_from(args.code_dir)
+        if args.part == "page":
+            run_page(args)
+        else:
+            child.report((run_data if args.part == "data" else run_raw)(args))
         return 0
 
+    print(
+        "command: python -m bench.history " + shlex.join(argv if argv is not None else sys.argv[1:])
+    )
     print(
         versions_line("streamlit", "pandas", "pyarrow", "boto3", "botocore", "moto"),
         f" sqlite {sqlite3.sqlite_version}",
     )
-    since, until = page_range()
+    today = report_today()
     print(
-        f"range {since:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} UTC (the page's default); "
-        f"timed reads: SQLite {args.repeats}, DynamoDB {args.dynamo_repeats} of each kind, "
-        f"each kind in its own process after a warm-up on a {WARM_ROWS}-dialog store"
+        f"reporting time zone {REPORT_TIMEZONE.key}, today {today}; the page's default range "
+        f"{last_days(WEEK_DAYS, today)[0]} .. {today}, the long one "
+        f"{last_days(MONTH_DAYS, today)[0]} .. {today}"
     )
     started = time.perf_counter()
-    results: dict[str, dict[str, Any]] = {}
+    parts = args.only or ["sqlite", "baseline", "dynamo"]
+    results: dict[str, Any] = {}
     with scratch("history") as tmp:
-        if args.only in (None, "sqlite"):
-            results["sqlite"] = sqlite_part(args, tmp)
-        if args.only in (None, "dynamo"):
+        if "sqlite" in parts:
+            results["sqlite"] = sqlite_part(args, tmp, "SQLite", args.sqlite_rows, MONTH_DAYS)
+        if "baseline" in parts:
+            results["baseline"] = sqlite_part(
+                args, tmp, "SQLite baseline", args.baseline_rows, WEEK_DAYS
+            )
+        if "dynamo" in parts:
             results["dynamo"] = dynamo_part(args, tmp)
-
-    if "sqlite" in results:
-        report("SQLite", results["sqlite"], args.sqlite_rows)
+    results = {name: result for name, result in results.items() if result}
+    for name, title in (("sqlite", "SQLite"), ("baseline", "SQLite baseline")):
+        if name in results:
+            report_sqlite(title, results[name], args)
     if "dynamo" in results:
-        report("DynamoDB (moto server)", results["dynamo"], args.dynamo_rows)
-    print_legend()
-    goal_lines(args, results)
+        report_dynamo(results["dynamo"], args)
+    if results:
+        print_legend()
+        goal_lines(results)
     print(total_run_line(started))
     return 0
 

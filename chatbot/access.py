@@ -6,14 +6,20 @@ signed-in identity, or an ``AnalystHistory`` that only an analyst can open.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
+from chatbot import rollups
 from chatbot.identity import Identity
+from chatbot.rollups import Cell, Tally, UserRollup
 from chatbot.store.base import (
     Conversation,
     ConversationPage,
     Dialog,
+    DialogPage,
+    DialogQuery,
     DialogStore,
     Rating,
     ReadStats,
@@ -169,14 +175,48 @@ def _merged(stored: list[Dialog], queued: list[Dialog]) -> list[Dialog]:
 
 
 class AnalystHistory:
-    """Every user's dialogs, for analysts only."""
+    """Every user's dialogs and their rollups, for analysts only.
 
-    def __init__(self, store: DialogStore, identity: Identity) -> None:
+    Days are ``YYYY-MM-DD`` in the reporting time zone (``CHAT_REPORT_TIMEZONE``), the
+    rollups' days; the page never reads a whole range of dialogs through it.
+    """
+
+    def __init__(
+        self,
+        store: DialogStore,
+        identity: Identity,
+        *,
+        report_timezone: ZoneInfo = ZoneInfo(rollups.DEFAULT_REPORT_TIMEZONE),  # noqa: B008
+    ) -> None:
         if not identity.analyst:
             raise AccessDenied(f"{identity.user_id} is not an analyst")
         self._store = store
+        self.report_timezone = report_timezone
 
-    def browse(
-        self, since: datetime, until: datetime, user_id: str | None = None
-    ) -> tuple[list[Dialog], ReadStats]:
-        return self._store.browse(since, until, user_id=user_id)
+    def cells(self, first: str, last: str) -> tuple[dict[Cell, Counter[str]], ReadStats]:
+        return self._store.rollup_cells(first, last)
+
+    def users(self, first: str, last: str) -> tuple[list[UserRollup], ReadStats]:
+        return self._store.rollup_users(first, last)
+
+    def page(
+        self,
+        query: DialogQuery,
+        limit: int,
+        cursor: str | None = None,
+        text_chars: int | None = 120,
+    ) -> DialogPage:
+        return self._store.dialog_page(query, limit, cursor, text_chars)
+
+    def dialog(self, user_id: str, request_time: str) -> Dialog | None:
+        return self._store.dialog(user_id, request_time)
+
+    def conversation(self, user_id: str, conversation_id: str) -> list[Dialog]:
+        return self._store.conversation_dialogs(user_id, conversation_id)
+
+    def user_tally(self, user_id: str, first: str, last: str) -> tuple[Tally, ReadStats]:
+        """One user's rollups of those days, counted from their dialogs: a user has no
+        rollups of their own, and one user's dialogs are few enough to read."""
+        since, until = rollups.day_bounds(first, last, self.report_timezone)
+        dialogs = self._store.user_dialogs(user_id, since, until)
+        return rollups.tally(dialogs, self.report_timezone), ReadStats(len(dialogs), pages=1)

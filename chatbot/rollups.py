@@ -137,7 +137,7 @@ def report_day(request_time: str, timezone: ZoneInfo) -> str:
 
 
 def answer_language(text: str) -> str:
-    """"ko" for a Korean answer, "en" for one in letters of another script, "" for none."""
+    """The answer's language: "ko" Korean, "en" letters of another script, "" no letters."""
     if is_korean(text):
         return "ko"
     return "" if hangul_share(text) is None else "en"
@@ -225,8 +225,8 @@ def delta(old: Dialog | None, new: Dialog | None, timezone: ZoneInfo) -> Delta:
 
     Writing a dialog again unchanged (a retry, an outbox replay) is an empty delta.
     ``left`` only says a dialog left: whether its conversation still has another dialog in
-    that slice is for the store to tell (SQLite counts them; DynamoDB removes the id only
-    when a whole conversation is deleted, the one way a dialog leaves).
+    that slice is for the store to tell (both stores keep a count of the conversation's
+    dialogs per slice).
     """
     cells: dict[Cell, Counter[str]] = {}
     slices: dict[Slice, Counter[str]] = {}

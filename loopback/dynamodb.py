@@ -38,7 +38,12 @@ def _resources(body: dict[str, Any]) -> tuple[str, ...]:
     if isinstance(table, str):
         return (f"{table}/index/{index}" if isinstance(index, str) else table,)
     batch = body.get("RequestItems")  # BatchWriteItem, BatchGetItem
-    return tuple(batch) if isinstance(batch, dict) else ()
+    if isinstance(batch, dict):
+        return tuple(batch)
+    operations = body.get("TransactItems")  # TransactWriteItems: a table per operation
+    if isinstance(operations, list):
+        return tuple(sorted({op["TableName"] for entry in operations for op in entry.values()}))
+    return ()
 
 
 class _Recording:

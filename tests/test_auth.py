@@ -14,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 from chatbot.access import AccessDenied, AnalystHistory, UserHistory
 from chatbot.config import Settings
 from chatbot.identity import Identity, normalize_user_id, signed_in_identity, subject_user_id
+from chatbot.rollups import CellFilter
+from chatbot.store.base import DialogQuery
 from chatbot.store.outbox import Outbox
 from chatbot.store.sqlite import SqliteStore
 from loopback.bedrock import FakeBedrock
@@ -236,8 +238,8 @@ def test_only_analysts_can_browse_everyone(store: SqliteStore) -> None:
     store.put(make_dialog(at=datetime.now(UTC), user="bob"))
     analyst = AnalystHistory(store, Identity("boss", analyst=True))
     now = datetime.now(UTC)
-    dialogs, _ = analyst.browse(now - timedelta(hours=1), now + timedelta(hours=1))
-    assert [d.user_id for d in dialogs] == ["bob"]
+    query = DialogQuery(now - timedelta(hours=1), now + timedelta(hours=1), CellFilter())
+    assert [d.user_id for d in analyst.page(query, limit=10).dialogs] == ["bob"]
 
 
 @pytest.mark.parametrize(

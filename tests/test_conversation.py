@@ -134,7 +134,7 @@ def test_a_failure_midway_keeps_the_partial_answer_as_incomplete(
     assert "".join(current.stream()) == "one two "
     dialog = finish(current, store, memory)
     assert dialog.status == "incomplete" and dialog.msg == "one two"
-    assert classify(current.error) == Problem.STREAM_FAILED
+    assert classify(current.error) == dialog.error_kind == Problem.STREAM_FAILED
     assert memory == []  # a broken answer does not become context
     assert stored(store) == [dialog]
 
@@ -158,6 +158,7 @@ def test_a_refused_call_is_stored_as_an_error_without_an_answer(
     dialog = finish(current, store, memory)
     assert classify(current.error) == problem
     assert dialog.status == "error" and dialog.msg == "" and dialog.body == "question"
+    assert dialog.error_kind == problem  # what the History page counts errors by
 
 
 def test_throttling_is_retried_by_botocore(

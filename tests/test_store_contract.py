@@ -6,17 +6,27 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chatbot import rollups
+from chatbot.rollups import (
+    DEFAULT_REPORT_TIMEZONE,
+    CellFilter,
+    day_bounds,
+    tally,
+    user_rollups,
+)
 from chatbot.store.base import (
     DYNAMODB_ITEM_BYTES,
     MAX_DIALOG_BYTES,
     TRIM_MARK,
     Conversation,
     Dialog,
+    DialogQuery,
     DialogStore,
     MissingConversation,
     MissingDialog,
@@ -27,11 +37,12 @@ from chatbot.store.base import (
     fit,
     parse_request_time,
 )
-from chatbot.store.create_table import create_table
+from chatbot.store.create_table import backfill_day, create_table
 from chatbot.store.dynamodb import DynamoStore, dynamodb_client
+from chatbot.store.outbox import Outbox
 from chatbot.store.sqlite import SqliteStore
 from loopback.dynamodb import MotoDynamo
-from tests.factories import NOW, make_dialog
+from tests.factories import NOW, eventually, make_dialog
 
 # What an item of the original system has none of.
 WITHOUT_OPTIONAL_FIELDS: dict[str, None] = dict.fromkeys(
@@ -66,6 +77,28 @@ def store(
     return dynamo
 
 
+def table(
+    store: DialogStore,
+    since: datetime,
+    until: datetime,
+    user_id: str | None = None,
+    text: str = "",
+    page: int = 3,
+    **filters: list[str],
+) -> list[Dialog]:
+    """Every dialog of an analysts' query, whole, oldest first, read ``page`` at a time."""
+    query = DialogQuery(since, until, CellFilter(**filters), user_id, text)  # type: ignore[arg-type]
+    dialogs: list[Dialog] = []
+    cursor: str | None = None
+    for _ in range(200):  # bounded: a cursor that never ends fails the test, not the run
+        got = store.dialog_page(query, page, cursor, text_chars=None)
+        assert len(got.dialogs) <= page
+        dialogs.extend(got.dialogs)
+        if (cursor := got.cursor) is None:
+            return dialogs[::-1]
+    raise AssertionError("the table's cursor never reached the end")
+
+
 def put_legacy(store: DialogStore, written: Dialog) -> None:
     """Write a dialog the way the original system did: only its six attributes."""
     if isinstance(store, DynamoStore):
@@ -85,7 +118,14 @@ def test_every_field_round_trips(store: DialogStore) -> None:
     unit = "한국어 질문입니다 🚇 émoji ✓ "
     body = unit * (300_000 // len(unit.encode()))
     assert 250_000 < len(body.encode()) < 350_000
-    written = make_dialog(body=body, msg="답변 " * 5000, feedback="up", status=Status.INCOMPLETE)
+    written = make_dialog(
+        body=body,
+        msg="답변 " * 5000,
+        feedback="up",
+        status=Status.INCOMPLETE,
+        error_kind="stream_failed",
+        cost_microusd=4321,
+    )
     store.put(written)
     (got,) = store.user_dialogs("alice", NOW - timedelta(seconds=1))
     assert got == written
@@ -158,16 +198,11 @@ def test_more_than_a_megabyte_of_one_users_history_is_read_whole(store: DialogSt
     for item in written:
         store.put(item)
     assert store.user_dialogs("alice", NOW - timedelta(seconds=1)) == written
-    got, stats = store.browse(NOW, NOW + timedelta(minutes=1), user_id="alice")
-    assert got == written
-    assert stats.items == 40
-    if isinstance(store, DynamoStore):  # DynamoDB returns at most 1 MB per Query page
-        assert stats.pages > 1
-    everyone, _ = store.browse(NOW, NOW + timedelta(minutes=1))
-    assert everyone == written
+    assert table(store, NOW, NOW + timedelta(minutes=1), user_id="alice") == written
+    assert table(store, NOW, NOW + timedelta(minutes=1)) == written
 
 
-def test_browsing_a_date_range_spans_users_and_days(store: DialogStore) -> None:
+def test_the_analysts_table_spans_users_and_days(store: DialogStore) -> None:
     since = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
     until = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
     ms = timedelta(milliseconds=1)
@@ -186,13 +221,9 @@ def test_browsing_a_date_range_spans_users_and_days(store: DialogStore) -> None:
     ]
     for item in outside + inside:
         store.put(item)
-    got, stats = store.browse(since, until)
-    assert got == inside
-    assert stats.items == len(inside) and stats.pages >= 1
-    got, _ = store.browse(since, until, user_id="bob")
-    assert got == [inside[1], inside[4]]
-    empty, _ = store.browse(until, until)
-    assert empty == []
+    assert table(store, since, until) == inside
+    assert table(store, since, until, user_id="bob") == [inside[1], inside[4]]
+    assert table(store, until, until) == []
 
 
 def test_feedback_is_recorded_and_cleared(store: DialogStore) -> None:
@@ -221,8 +252,8 @@ def test_a_new_chat_is_remembered_and_is_not_a_dialog(store: DialogStore) -> Non
     assert store.chat_start("alice") == NOW + timedelta(minutes=5)
     assert store.chat_start("bob") is None
     assert store.user_dialogs("alice", LONG_AGO) == [written]
-    assert store.browse(LONG_AGO, NOW + timedelta(days=1), user_id="alice")[0] == [written]
-    assert store.browse(NOW - timedelta(days=1), NOW + timedelta(days=1))[0] == [written]
+    assert table(store, LONG_AGO, NOW + timedelta(days=1), user_id="alice") == [written]
+    assert table(store, NOW - timedelta(days=1), NOW + timedelta(days=1)) == [written]
     assert store.delete_user("alice") == 1
     assert store.chat_start("alice") is None
 
@@ -256,7 +287,7 @@ def test_dialogs_of_the_original_system_are_read_by_their_time(store: DialogStor
     assert got[0].status == Status.COMPLETE and got[0].mode is None
     assert store.user_dialogs("alice", datetime(2023, 12, 5, 18, 27, tzinfo=UTC)) == []
     since, until = datetime(2023, 12, 5, tzinfo=UTC), datetime(2023, 12, 6, tzinfo=UTC)
-    assert store.browse(since, until, user_id="alice")[0] == [legacy]
+    assert table(store, since, until, user_id="alice") == [legacy]
 
 
 _text = st.text(max_size=200)
@@ -469,3 +500,188 @@ def test_search_takes_text_literally(store: DialogStore) -> None:
     for text in ("100%", '"quoted"', "a_b", "NEAR(x)", "*"):
         assert len(store.search("alice", text, 10).dialogs) == 1, text
     assert store.search("alice", "a%b", 10).dialogs == []
+
+
+# The analysts' page: rollups kept exact on write, and the table a page at a time.
+SEOUL = ZoneInfo(DEFAULT_REPORT_TIMEZONE)
+# Two report days around midnight in Seoul (15:00 UTC), and the UTC instants that hold them.
+FIRST_DAY, LAST_DAY = "2026-11-25", "2026-11-26"
+SPAN = day_bounds(FIRST_DAY, LAST_DAY, SEOUL)
+SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+HAIKU = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def assert_rollups_match_a_recount(store: DialogStore) -> None:
+    """The stored rollups equal a tally of the stored dialogs, and a recount changes nothing."""
+    stored = table(store, *SPAN, page=50)
+    expected = tally(stored, SEOUL)
+    cells, _ = store.rollup_cells(FIRST_DAY, LAST_DAY)
+    assert cells == expected.cells
+    users, _ = store.rollup_users(FIRST_DAY, LAST_DAY)
+    assert users == user_rollups(expected.slices, expected.conversations)
+    assert store.recount(FIRST_DAY, LAST_DAY) == len(stored)
+    assert store.rollup_cells(FIRST_DAY, LAST_DAY)[0] == expected.cells
+    assert store.rollup_users(FIRST_DAY, LAST_DAY)[0] == users
+
+
+def mixed_dialogs() -> list[Dialog]:
+    """Users, modes, models, outcomes and ratings on both sides of midnight in Seoul."""
+    evening = datetime(2026, 11, 25, 14, 50, tzinfo=UTC)  # 23:50 in Seoul
+    return [
+        make_dialog("alice", evening, conversation_id="a1", cost_microusd=1500),
+        make_dialog(
+            "alice",
+            evening + timedelta(minutes=20),
+            conversation_id="a1",
+            msg="Sure, here it is.",
+            cost_microusd=900,
+        ),
+        make_dialog(
+            "alice",
+            evening + timedelta(hours=2),
+            conversation_id="a2",
+            mode="translate",
+            model_id=HAIKU,
+            status="stopped",
+            msg="번역하",
+        ),
+        make_dialog(
+            "bob",
+            evening,
+            conversation_id="b1",
+            status="error",
+            msg="",
+            error_kind="throttled",
+            input_tokens=None,
+            output_tokens=None,
+        ),
+        make_dialog(
+            "bob",
+            evening + timedelta(hours=3),
+            conversation_id="b1",
+            status="cut",
+            stop_reason="max_tokens",
+            output_tokens=8192,
+        ),
+        make_dialog(
+            "carol",
+            evening + timedelta(hours=1),
+            conversation_id="c1",
+            type="document",
+            mode="summary",
+            body="report.pdf",
+            document_text="본문" * 100,
+        ),
+    ]
+
+
+def test_rollups_equal_a_recount_after_writes_rewrites_and_ratings(store: DialogStore) -> None:
+    written = mixed_dialogs()
+    for dialog in reversed(written):  # out of order, as the outbox may deliver them
+        store.put(dialog)
+    assert_rollups_match_a_recount(store)
+    store.put(written[0])  # a retry of a write that had succeeded: counted once
+    continued = written[4]._replace(  # Continue: the cut answer goes on in the same dialog
+        status="complete", stop_reason="end_turn", output_tokens=9000, msg=written[4].msg * 2
+    )
+    store.put(continued)
+    store.put(written[2]._replace(superseded_by="new-request"))  # regenerated
+    store.set_feedback("alice", written[0].request_time, Rating("down", "too_long", "길어요"))
+    store.set_feedback("alice", written[1].request_time, Rating("up"))
+    store.set_feedback("alice", written[1].request_time, Rating(None))
+    assert_rollups_match_a_recount(store)
+    cells, _ = store.rollup_cells(FIRST_DAY, LAST_DAY)
+    assert sum(counts[rollups.DIALOGS] for counts in cells.values()) == len(written)
+    assert sum(counts[f"{rollups.REASON}too_long"] for counts in cells.values()) == 1
+    assert {cell.day for cell in cells} == {FIRST_DAY, LAST_DAY}
+
+
+def test_rollups_equal_a_recount_after_deletes(store: DialogStore) -> None:
+    for dialog in mixed_dialogs():
+        store.put(dialog)
+    assert store.delete_conversation("alice", "a1") == 2
+    assert_rollups_match_a_recount(store)
+    assert store.delete_user("bob") == 2
+    assert_rollups_match_a_recount(store)
+    users, _ = store.rollup_users(FIRST_DAY, LAST_DAY)
+    assert [(row.user_id, row.conversations) for row in users] == [
+        ("alice", frozenset({"a2"})),
+        ("carol", frozenset({"c1"})),
+    ]
+
+
+class LostReplies:
+    """A store whose first write of each dialog succeeds but reports a failure (a reply lost
+    on the network), so the outbox writes it again."""
+
+    def __init__(self, store: DialogStore) -> None:
+        self.store = store
+        self.seen: set[str] = set()
+
+    def put(self, dialog: Dialog) -> None:
+        self.store.put(dialog)
+        if dialog.request_time not in self.seen:
+            self.seen.add(dialog.request_time)
+            raise ConnectionError("the reply was lost")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def test_rollups_count_an_outbox_replay_once(store: DialogStore, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", LostReplies(store))  # type: ignore[arg-type]
+    try:
+        written = mixed_dialogs()
+        for dialog in written:
+            outbox.save(dialog)
+        outbox.rate("alice", written[0].request_time, Rating("down", "unhelpful"))
+        assert eventually(lambda: outbox.drain() == 0)  # the writer's rounds, run here too
+    finally:
+        outbox.close()
+    assert len(table(store, *SPAN)) == len(written)
+    assert_rollups_match_a_recount(store)
+
+
+def test_dialogs_from_before_rollups_are_counted_by_a_recount(store: DialogStore) -> None:
+    legacy = make_dialog(
+        "dave",
+        datetime(2026, 11, 25, 3, tzinfo=UTC),
+        conversation_id=None,
+        **WITHOUT_OPTIONAL_FIELDS,
+    )
+    put_legacy(store, legacy)  # written by a version without rollups
+    if isinstance(store, DynamoStore):  # the original's items join the day index first
+        assert backfill_day(dynamodb_client(user_agent="tests"), store.table_name) == 1
+    store.recount(FIRST_DAY, LAST_DAY)
+    cells, _ = store.rollup_cells(FIRST_DAY, LAST_DAY)
+    [(cell, counts)] = cells.items()
+    assert (cell.mode, cell.model_id, counts[rollups.DIALOGS]) == ("normal", "", 1)
+    store.set_feedback("dave", legacy.request_time, Rating("up"))  # moves it, exactly
+    assert_rollups_match_a_recount(store)
+
+
+def test_the_table_filters_by_every_dimension_and_text(store: DialogStore) -> None:
+    written = mixed_dialogs()
+    for dialog in written:
+        store.put(dialog)
+    store.set_feedback("alice", written[0].request_time, Rating("down"))
+    assert table(store, *SPAN, modes=["translate"]) == [written[2]]
+    assert table(store, *SPAN, models=[HAIKU]) == [written[2]]
+    assert table(store, *SPAN, statuses=["error", "cut"]) == [written[3], written[4]]
+    assert table(store, *SPAN, types=["document"]) == [written[5]]
+    assert table(store, *SPAN, feedbacks=["down"]) == [written[0]._replace(feedback="down")]
+    assert len(table(store, *SPAN, feedbacks=[""])) == len(written) - 1
+    assert table(store, *SPAN, text="here it") == [written[1]]
+    assert table(store, *SPAN, user_id="bob", statuses=["cut"]) == [written[4]]
+    assert table(store, *SPAN, modes=["translate"], models=[SONNET]) == []
+
+
+def test_the_table_cuts_texts_and_reads_the_whole_dialog_on_request(store: DialogStore) -> None:
+    long = make_dialog(body="질문" * 200, msg="답" * 1000, document_text="문서")
+    store.put(long)
+    page = store.dialog_page(DialogQuery(*SPAN, CellFilter()), 10, text_chars=50)
+    [shown] = page.dialogs
+    assert (shown.body, shown.msg, shown.document_text) == (long.body[:50], long.msg[:50], None)
+    assert page.cursor is None and page.read >= 1
+    assert store.dialog("alice", long.request_time) == long
+    assert store.dialog("bob", long.request_time) is None

@@ -348,11 +348,16 @@ class DialogStore(Protocol):
         """When the user last started a new chat, if ever."""
 
     def dialog_page(
-        self, query: DialogQuery, limit: int, cursor: str | None = None, text_chars: int = 120
+        self,
+        query: DialogQuery,
+        limit: int,
+        cursor: str | None = None,
+        text_chars: int | None = 120,
     ) -> DialogPage:
-        """At most ``limit`` dialogs of ``query``, newest first, texts cut to ``text_chars``
-        characters; ``cursor`` from the previous page. Reads about as many dialogs as it
-        returns (by day, never a full scan), bounded when a filter is rare."""
+        """At most ``limit`` dialogs of ``query``, newest first, question and answer cut to
+        ``text_chars`` characters (None: whole, with ``document_text``, for exports);
+        ``cursor`` from the previous page. Reads about as many dialogs as it returns (by day,
+        never a full scan), bounded when a filter is rare."""
 
     def dialog(self, user_id: str, request_time: str) -> Dialog | None:
         """One dialog, whole; None when there is none."""

@@ -2,6 +2,7 @@
 
     python -m chatbot.store.create_table [--table NAME] [--region R] [--backfill-day]
                                          [--backfill-conversations]
+                                         [--recount-rollups FIRST LAST]
 
 Idempotent: an existing table keeps its data; a table of the original system, or of an
 earlier version, gets the missing indexes added, one at a time (DynamoDB builds one per
@@ -9,6 +10,11 @@ request). ``--backfill-day`` then gives the original's items the ``day`` attribu
 analysts' History page (which reads ``by_day``) sees them; ``--backfill-conversations`` puts
 every dialog written before conversations into its session's (or, for the original's
 items, its day's) conversation, with the conversation's summary, so users' lists show them.
+``--recount-rollups FIRST LAST`` rebuilds the History page's daily rollups of those days
+(``YYYY-MM-DD`` in ``CHAT_REPORT_TIMEZONE``) from their dialogs: once after upgrading a table
+whose dialogs were written before rollups (after ``--backfill-day`` for the original's), and
+after changing the report time zone. Dialogs written meanwhile may be missed: run it while
+the app is quiet, or run it again.
 
 It needs the permissions of ``iam/admin-policy.json``, which the app's own policy lacks; its
 requests carry their own user agent, so the loopback tests check them against that policy.
@@ -20,6 +26,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -158,8 +165,8 @@ def _add_index(client: Any, table: dict[str, Any], wanted: dict[str, Any]) -> No
 def _legacy_items(client: Any, name: str, missing: str, *fields: str) -> Iterator[dict[str, Any]]:
     """Every dialog item without the attribute ``missing``, with ``fields`` and its key.
 
-    Scans: a one-off admin pass over a table of an earlier version. Markers and summaries
-    (sort keys from "!") are not dialogs."""
+    Scans: a one-off admin pass over a table of an earlier version. Markers, summaries and
+    rollups (sort keys from "!") are not dialogs."""
     names = {f"#a{i}": field for i, field in enumerate(("user_id", "request_time", *fields))}
     names["#m"] = missing
     for page in client.get_paginator("scan").paginate(
@@ -249,11 +256,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="group dialogs written before conversations into conversations (scans once)",
     )
+    parser.add_argument(
+        "--recount-rollups",
+        nargs=2,
+        metavar=("FIRST", "LAST"),
+        type=date.fromisoformat,
+        help="rebuild the daily rollups of the days FIRST to LAST (YYYY-MM-DD, both included, "
+        "in CHAT_REPORT_TIMEZONE) from their dialogs: after upgrading a table with dialogs "
+        "written before rollups, or changing the time zone; reads those days' dialogs once",
+    )
     args = parser.parse_args(argv)
+    if args.recount_rollups and args.recount_rollups[0] > args.recount_rollups[1]:
+        parser.error("--recount-rollups: FIRST is after LAST")
     try:
-        name = args.table or Settings.load().chat_history_table
+        # Settings only when needed: a bad unrelated one does not stop the command.
+        settings = Settings.load() if args.recount_rollups or not args.table else Settings()
     except ConfigError as error:
         parser.error(str(error))
+    name = args.table or settings.chat_history_table
     if not name:
         parser.error("no table: pass --table or set CHAT_HISTORY_TABLE")
     try:
@@ -269,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.backfill_conversations:
             count = backfill_conversations(client, name)
             print(f"grouped {count} dialogs of {name!r} into conversations")
+        if args.recount_rollups:
+            first, last = args.recount_rollups
+            store = DynamoStore(name, client=client, report_timezone=settings.report_timezone)
+            count = store.recount(first.isoformat(), last.isoformat())
+            days = (last - first).days + 1
+            print(f"recounted the rollups of {days} days ({first} to {last}): {count} dialogs")
     except (ClientError, BotoCoreError) as error:
         print(store_error(error, name, "setting up the table"), file=sys.stderr)
         return 1

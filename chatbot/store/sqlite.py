@@ -5,23 +5,33 @@ from __future__ import annotations
 import json
 import queue
 import sqlite3
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
+# The module, not its names: chatbot.rollups imports chatbot.store.base, so whichever of the
+# two is imported first finds the other partly initialised; its names are read when called.
+from chatbot import rollups
 from chatbot.store.base import (
     FIELDS,
     RENAMED,
     Conversation,
     ConversationPage,
     Dialog,
+    DialogPage,
+    DialogQuery,
     MissingConversation,
     MissingDialog,
     Rating,
     ReadStats,
     RejectedDialog,
     SearchResults,
+    Status,
     StoreError,
     conversation_of,
     conversation_title,
@@ -31,6 +41,9 @@ from chatbot.store.base import (
     search_terms,
     time_key,
 )
+
+if TYPE_CHECKING:
+    from chatbot.rollups import Cell, CellFilter, Slice, UserRollup
 
 # A rowid table, not WITHOUT ROWID: rows of a few KB are what rowid tables are for, and rows
 # appended in time order make a day-range read through the index nearly sequential.
@@ -66,6 +79,13 @@ CREATE TABLE IF NOT EXISTS dialogs (
     UNIQUE (user_id, request_time)
 );
 CREATE INDEX IF NOT EXISTS dialogs_by_day ON dialogs (day, request_time);
+-- The analysts' table filtered on a rating or on an outcome other than complete: the few
+-- dialogs that have one, in the by-day index's order (a rare combination, 👎 in one mode,
+-- read 100,000 rows of a month through that index to fill a page).
+CREATE INDEX IF NOT EXISTS dialogs_by_feedback ON dialogs (feedback, day, request_time)
+    WHERE feedback IS NOT NULL;
+CREATE INDEX IF NOT EXISTS dialogs_by_outcome ON dialogs (status, day, request_time)
+    WHERE status <> 'complete';
 CREATE TABLE IF NOT EXISTS chat_starts (
     user_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL
@@ -110,6 +130,21 @@ END;
 """
 _TRIGRAM = 3  # the shortest term the text index can look up
 _COLUMNS = ", ".join(FIELDS)
+# The columns with question and answer cut to a length (two parameters) and no document text.
+_CUT_COLUMNS = ", ".join(
+    f"substr({name}, 1, ?)"
+    if name in ("body", "msg")
+    else "NULL"
+    if name == "document_text"
+    else name
+    for name in FIELDS
+)
+# A row's key as this app writes them: keys of the original system (2023-12-05 18:26:00)
+# rewritten (as base.in_range does), so a time bound is exact on either.
+_KEY = (
+    "(CASE WHEN substr(request_time, 11, 1) = ' ' THEN substr(request_time, 1, 10) || 'T' "
+    "|| substr(request_time, 12, 8) || '.000Z' ELSE request_time END)"
+)
 _UPSERT = (
     f"INSERT INTO dialogs ({_COLUMNS}, day) VALUES ({', '.join('?' * (len(FIELDS) + 1))}) "
     "ON CONFLICT (user_id, request_time) DO UPDATE SET "
@@ -142,6 +177,108 @@ ON CONFLICT (user_id, conversation_id) DO UPDATE SET
     updated = max(updated, excluded.updated)
 """
 _CONVERSATION_COLUMNS = "user_id, conversation_id, title, updated"
+# The columns a rollup needs: all but the document's text.
+_ROLLUP_COLUMNS = ", ".join("NULL" if name == "document_text" else name for name in FIELDS)
+
+# Daily rollups (chatbot.rollups), kept by every write in its transaction. Their reads are
+# bounded by the output: a month at 1,000,000 dialogs is ~10,000 cells holding ~400,000
+# counters, and ~300,000 slices summed into ~30,000 rows of the per-user table.
+# - A cell's counters are one JSON object: a row per counter made 400,000 rows to read.
+# - A slice's counters are columns summed by SQL, grouped on a number that stands for the
+#   user, mode and model (rollup_slice_keys): three strings made the grouping three times
+#   slower. The conversations it has dialogs of are kept per conversation with their number
+#   of dialogs (rollup_conversations: a conversation leaves when it has none left), and, for
+#   the reads, as one string in the slice's row: a second grouping of 400,000 rows cost more
+#   than the rest of the read.
+_CELL = "day, mode, model_id, status, type, feedback, lang"
+# rollups.contribution's per-user counters, spelled out: this module may be loaded before
+# chatbot.rollups is (that imports the store).
+_SLICE_COUNTERS = (
+    "dialogs",
+    "input_tokens",
+    "output_tokens",
+    "cost_microusd",
+    "rated",
+    "down",
+    "errors",
+    "stopped",
+    "cut",
+)
+_ROLLUP_TABLES = {
+    "rollup_cells": f"""
+CREATE TABLE rollup_cells (
+    day TEXT NOT NULL, mode TEXT NOT NULL, model_id TEXT NOT NULL, status TEXT NOT NULL,
+    type TEXT NOT NULL, feedback TEXT NOT NULL, lang TEXT NOT NULL,
+    counts TEXT NOT NULL,  -- JSON: {{counter name: value}}, nonzero values only
+    PRIMARY KEY ({_CELL})
+)""",
+    "rollup_slice_keys": """
+CREATE TABLE rollup_slice_keys (
+    slice_key INTEGER PRIMARY KEY,
+    user_id TEXT NOT NULL, mode TEXT NOT NULL, model_id TEXT NOT NULL,
+    UNIQUE (user_id, mode, model_id)
+)""",
+    "rollup_slices": f"""
+CREATE TABLE rollup_slices (
+    day TEXT NOT NULL, slice_key INTEGER NOT NULL,
+    {", ".join(f"{name} INTEGER NOT NULL" for name in _SLICE_COUNTERS)},
+    conversations TEXT NOT NULL DEFAULT '',  -- their ids, escaped by _ESCAPED_ID, ' ' between
+    PRIMARY KEY (day, slice_key)
+) WITHOUT ROWID""",
+    "rollup_conversations": """
+CREATE TABLE rollup_conversations (
+    day TEXT NOT NULL, slice_key INTEGER NOT NULL, conversation_id TEXT NOT NULL,
+    dialogs INTEGER NOT NULL,
+    PRIMARY KEY (day, slice_key, conversation_id)
+) WITHOUT ROWID""",
+}
+_DAY_TABLES = ("rollup_cells", "rollup_slices", "rollup_conversations")
+# Bumped when the tables above change: a file counted under another layout is counted again.
+_ROLLUP_LAYOUT = "1:" + ",".join(_SLICE_COUNTERS)
+_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+_CELL_WHERE = " AND ".join(f"{name} = ?" for name in _CELL.split(", "))
+_CELL_UPSERT = (
+    f"INSERT INTO rollup_cells ({_CELL}, counts) VALUES ({', '.join('?' * 8)}) "
+    f"ON CONFLICT ({_CELL}) DO UPDATE SET counts = excluded.counts"
+)
+_SLICE_ADD = (
+    f"INSERT INTO rollup_slices (day, slice_key, {', '.join(_SLICE_COUNTERS)}) "
+    f"VALUES ({', '.join('?' * (2 + len(_SLICE_COUNTERS)))}) "
+    "ON CONFLICT (day, slice_key) DO UPDATE SET "
+    + ", ".join(f"{name} = {name} + excluded.{name}" for name in _SLICE_COUNTERS)
+)
+_CONVERSATION_ADD = (
+    "INSERT INTO rollup_conversations (day, slice_key, conversation_id, dialogs) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (day, slice_key, conversation_id) "
+    "DO UPDATE SET dialogs = dialogs + excluded.dialogs"
+)
+_CONVERSATION_EMPTIED = (
+    "DELETE FROM rollup_conversations WHERE day = ? AND slice_key = ? AND conversation_id = ? "
+    "AND dialogs <= 0"
+)
+# A conversation id as the slices' lists hold it: '%' and ' ' written as URL escapes, so any
+# id splits back whole, and ids without them (all the app makes) are read as they are.
+_ESCAPED_ID = "replace(replace(conversation_id, '%', '%25'), ' ', '%20')"
+_SLICE_CONVERSATIONS = (
+    "UPDATE rollup_slices SET conversations = ("
+    f"SELECT group_concat({_ESCAPED_ID}, ' ') FROM rollup_conversations AS c "
+    "WHERE c.day = rollup_slices.day AND c.slice_key = rollup_slices.slice_key) "
+    "WHERE day = ? AND slice_key = ?"
+)
+# A slice without dialogs holds nothing else (its counters count dialogs).
+_SLICE_EMPTIED = "DELETE FROM rollup_slices WHERE day = ? AND slice_key = ? AND dialogs <= 0"
+_USER_ROLLUPS = f"""
+SELECT user_id, mode, model_id, last_day, {", ".join(_SLICE_COUNTERS)}, conversations
+FROM (
+    SELECT slice_key, max(day) AS last_day,
+        {", ".join(f"sum({name}) AS {name}" for name in _SLICE_COUNTERS)},
+        group_concat(conversations, ' ') AS conversations
+    FROM rollup_slices WHERE day >= ? AND day <= ? GROUP BY slice_key
+) JOIN rollup_slice_keys USING (slice_key)
+ORDER BY user_id, mode, model_id
+"""
+# Rows read at a time when a day's dialogs are counted again.
+_RECOUNT_CHUNK = 5000
 
 
 def _add_new_columns(db: sqlite3.Connection) -> None:
@@ -188,18 +325,169 @@ def _group_into_conversations(db: sqlite3.Connection) -> None:
 _MAX_CONNECTIONS = 8
 # Seconds to wait for a lock on the file, and for a free connection when all are lent.
 _BUSY_TIMEOUT_S = 10.0
+# Transactions that read and then write take the write lock first: a deferred one that had
+# read would fail (SQLITE_BUSY) when another connection wrote meanwhile.
+_WRITE = "BEGIN IMMEDIATE"
+_READ = "BEGIN"
 
 
 def _like_escaped(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _text_sql(terms: list[str]) -> tuple[str, list[str]]:
+    """A condition that a dialog's question or answer holds every term, and its parameters."""
+    if all(len(term) >= _TRIGRAM for term in terms):
+        # Each term a quoted string (quotes doubled): FTS5 syntax in the text means nothing.
+        match = " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        # The matches as a list probed while reading rows in index order: a join let the
+        # planner test MATCH row by row, 15 s for a rare word in 100,000.
+        return "rowid IN (SELECT rowid FROM dialogs_text WHERE dialogs_text MATCH ?)", [match]
+    # A two-letter word (서울, 요금): too short for trigrams, so the rows are read.
+    like = " AND ".join("(body || ' ' || msg) LIKE ? ESCAPE '\\'" for _ in terms)
+    return like, [f"%{_like_escaped(term)}%" for term in terms]
+
+
+class _Changes:
+    """Rollup deltas summed per key, to be written in one go."""
+
+    def __init__(self) -> None:
+        self.cells: dict[Cell, Counter[str]] = {}
+        self.slices: dict[Slice, Counter[str]] = {}
+        self.conversations: Counter[tuple[Slice, str]] = Counter()  # dialogs gained or lost
+
+    def add(self, delta: rollups.Delta) -> None:
+        for cell, counts in delta.cells.items():
+            self.cells.setdefault(cell, Counter()).update(counts)
+        for key, counts in delta.slices.items():
+            self.slices.setdefault(key, Counter()).update(counts)
+        for key, conversation_id in delta.joined.items():
+            self.conversations[key, conversation_id] += 1
+        for key, conversation_id in delta.left.items():
+            self.conversations[key, conversation_id] -= 1
+
+    def apply(self, db: sqlite3.Connection) -> None:
+        """Add the changes to the rollup tables, in the caller's transaction."""
+        for cell, counts in self.cells.items():
+            row = db.execute(
+                f"SELECT counts FROM rollup_cells WHERE {_CELL_WHERE}", cell
+            ).fetchone()
+            total = Counter(json.loads(row[0]) if row else {})
+            total.update(counts)
+            kept = {name: value for name, value in total.items() if value}
+            if kept.get(rollups.DIALOGS, 0) > 0:
+                db.execute(_CELL_UPSERT, (*cell, json.dumps(kept, separators=(",", ":"))))
+            elif row:
+                db.execute(f"DELETE FROM rollup_cells WHERE {_CELL_WHERE}", cell)
+        keys = _slice_keys(db, {*self.slices, *(key for key, _ in self.conversations)})
+        db.executemany(
+            _SLICE_ADD,
+            (
+                (key.day, keys[key], *(counts[name] for name in _SLICE_COUNTERS))
+                for key, counts in self.slices.items()
+            ),
+        )
+        conversations = [
+            (key.day, keys[key], conversation_id, n)
+            for (key, conversation_id), n in self.conversations.items()
+            if n
+        ]
+        db.executemany(_CONVERSATION_ADD, conversations)
+        db.executemany(_CONVERSATION_EMPTIED, (row[:3] for row in conversations))
+        touched = [(key.day, number) for key, number in keys.items()]
+        db.executemany(_SLICE_EMPTIED, touched)
+        db.executemany(_SLICE_CONVERSATIONS, touched)
+
+
+def _slice_keys(db: sqlite3.Connection, slices: Iterable[Slice]) -> dict[Slice, int]:
+    """The number of each slice's user, mode and model, given one if it has none yet."""
+    numbers: dict[tuple[str, str, str], int] = {}
+    keys: dict[Slice, int] = {}
+    for key in slices:
+        who = (key.user_id, key.mode, key.model_id)
+        if who not in numbers:
+            row = (
+                db.execute(
+                    "SELECT slice_key FROM rollup_slice_keys "
+                    "WHERE user_id = ? AND mode = ? AND model_id = ?",
+                    who,
+                ).fetchone()
+                or db.execute(
+                    "INSERT INTO rollup_slice_keys (user_id, mode, model_id) VALUES (?, ?, ?) "
+                    "RETURNING slice_key",
+                    who,
+                ).fetchone()
+            )
+            numbers[who] = row[0]
+        keys[key] = numbers[who]
+    return keys
+
+
+def _dialog(db: sqlite3.Connection, user_id: str, request_time: str) -> Dialog | None:
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM dialogs WHERE user_id = ? AND request_time = ?",
+        (user_id, request_time),
+    ).fetchone()
+    return Dialog(*row) if row else None
+
+
+# The columns a CellFilter looks at, in its order, and the value rollups.contribution gives a
+# dialog without one (None: the column always has one).
+_DIMENSIONS = (
+    ("mode", "normal"),
+    ("model_id", ""),
+    ("status", None),
+    ("type", None),
+    ("feedback", ""),
+)
+
+
+def _filter_sql(wanted: CellFilter, cells: bool = False) -> tuple[list[str], list[str]]:
+    """Conditions that ``wanted`` makes on the dialogs (``cells``: on the rollup cells, whose
+    columns hold the values as they are), and their parameters."""
+    where: list[str] = []
+    params: list[str] = []
+    for (column, default), values in zip(
+        _DIMENSIONS,
+        (wanted.modes, wanted.models, wanted.statuses, wanted.types, wanted.feedbacks),
+        strict=True,
+    ):
+        if not values:
+            continue
+        marks = ", ".join("?" * len(values))
+        if cells or default is None or default not in values:
+            # A plain condition: it lets SQLite use an index on the column.
+            where.append(f"{column} IN ({marks})")
+        else:  # the dialogs without a value are wanted too ('' counts as none, as in Python)
+            where.append(f"coalesce(nullif({column}, ''), ?) IN ({marks})")
+            params.append(default)
+        params += values
+    return where, params
+
+
+def _table_index(wanted: CellFilter) -> tuple[str, list[str]]:
+    """The index the analysts' table reads by, and the condition that lets SQLite use it (a
+    partial index serves a query that states its condition)."""
+    if len(wanted.feedbacks) == 1 and wanted.feedbacks[0]:
+        return "dialogs_by_feedback", []  # "feedback IN (...)" implies it is not NULL
+    if len(wanted.statuses) == 1 and wanted.statuses[0] != Status.COMPLETE:
+        return "dialogs_by_outcome", ["status <> 'complete'"]
+    return "dialogs_by_day", []
+
+
 class SqliteStore:
     """Dialogs in a SQLite file; each operation borrows a connection from a small pool, and
     WAL lets readers and the writer proceed together."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        report_timezone: ZoneInfo | None = None,
+    ) -> None:
+        """``report_timezone``: the days of the rollups; None for DEFAULT_REPORT_TIMEZONE."""
         self.path = Path(path)
+        self.report_timezone = report_timezone or ZoneInfo(rollups.DEFAULT_REPORT_TIMEZONE)
         # Last in, first out: an open connection is lent before a slot not yet opened (None).
         self._pool: queue.LifoQueue[sqlite3.Connection | None] = queue.LifoQueue()
         for _ in range(_MAX_CONNECTIONS):
@@ -207,10 +495,39 @@ class SqliteStore:
         with self._connection() as db:
             db.executescript(_SCHEMA)
             _add_new_columns(db)
+        with self._connection(_WRITE) as db:
+            self._prepare_rollups(db)
+
+    def _prepare_rollups(self, db: sqlite3.Connection) -> None:
+        """Create the rollup tables, and count every day the file holds when they are new in
+        it (an upgrade) or were counted in another time zone or layout."""
+        db.execute(_META)
+        wanted = {"report_timezone": str(self.report_timezone), "rollup_layout": _ROLLUP_LAYOUT}
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if dict(db.execute("SELECT name, value FROM meta")) == wanted and tables >= set(
+            _ROLLUP_TABLES
+        ):
+            return
+        for name, create in _ROLLUP_TABLES.items():
+            db.execute(f"DROP TABLE IF EXISTS {name}")
+            db.execute(create)
+        first, last = db.execute("SELECT min(day), max(day) FROM dialogs").fetchone()
+        if first is not None:  # UTC days: their instants fall on the report days around them
+            day = timedelta(days=1)
+            self._recount(
+                db,
+                (datetime.fromisoformat(first) - day).date().isoformat(),
+                (datetime.fromisoformat(last) + day).date().isoformat(),
+            )
+        db.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", wanted.items())
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one operation, used by this thread alone until it returns."""
+    def _connection(self, begin: str | None = None) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation, used by this thread alone until it returns.
+
+        ``begin``: the statement that opens its transaction first (``_WRITE`` to read then
+        write, ``_READ`` for several reads of one snapshot); else each statement's own.
+        """
         try:
             db = self._pool.get(timeout=_BUSY_TIMEOUT_S)
         except queue.Empty:
@@ -222,6 +539,8 @@ class SqliteStore:
             if db is None:
                 db = self._open()
             with db:  # one transaction: committed on success, rolled back on error
+                if begin:
+                    db.execute(begin)
                 yield db
         except (sqlite3.Error, OSError) as error:
             raise StoreError(f"SQLite store {self.path}: {error}") from error
@@ -250,9 +569,13 @@ class SqliteStore:
         title = conversation_title(dialog.type, dialog.body)
         summary = (dialog.user_id, dialog.conversation_id, title, dialog.request_time)
         try:
-            with self._connection() as db:  # the dialog and its summary in one transaction
+            # The dialog, its summary and the rollups in one transaction.
+            with self._connection(_WRITE) as db:
+                old = _dialog(db, dialog.user_id, dialog.request_time)
                 db.execute(_UPSERT, [*dialog, dialog.day])
                 db.execute(_SUMMARY_UPSERT, (*summary, dialog.request_time))
+                if old != dialog:  # not a replay
+                    self._apply(db, [rollups.delta(old, dialog, self.report_timezone)])
         except StoreError as error:
             # A constraint or a value SQLite cannot hold: the dialog itself is at fault.
             if isinstance(error.__cause__, sqlite3.IntegrityError | sqlite3.DataError):
@@ -271,32 +594,12 @@ class SqliteStore:
         since_key, until_key = time_key(since), time_key(until) if until else None
         return [Dialog(*row) for row in rows if in_range(row[1], since_key, until_key)]
 
-    def browse(
-        self, since: datetime, until: datetime, user_id: str | None = None
-    ) -> tuple[list[Dialog], ReadStats]:
-        if user_id is None:
-            # The index's own order (day is the key's first 10 characters): no sort of
-            # 100,000 wide rows in a temporary B-tree.
-            query = (
-                f"SELECT {_COLUMNS} FROM dialogs WHERE day >= ? AND day <= ? "
-                "ORDER BY day, request_time"
-            )
-            params: tuple[str, ...] = (key_bound(since), key_bound(until))
-        else:
-            query = (
-                f"SELECT {_COLUMNS} FROM dialogs WHERE user_id = ? AND request_time >= ? "
-                "AND request_time < ? ORDER BY request_time"
-            )
-            params = (user_id, key_bound(since), key_bound(until + timedelta(days=1)))
-        with self._connection() as db:
-            rows = db.execute(query, params).fetchall()
-        since_key, until_key = time_key(since), time_key(until)
-        dialogs = [Dialog(*row) for row in rows if in_range(row[1], since_key, until_key)]
-        return dialogs, ReadStats(items=len(dialogs), pages=1)
-
     def delete_user(self, user_id: str) -> int:
-        with self._connection() as db:
+        with self._connection(_WRITE) as db:
+            self._take_away(db, "user_id = ?", (user_id,))
             deleted = db.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,)).rowcount
+            # Their slices are gone with their dialogs: nothing of theirs stays.
+            db.execute("DELETE FROM rollup_slice_keys WHERE user_id = ?", (user_id,))
             db.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))
             db.execute("DELETE FROM chat_starts WHERE user_id = ?", (user_id,))
         return deleted
@@ -335,27 +638,13 @@ class SqliteStore:
         terms = search_terms(text)
         if not terms:
             return SearchResults([], 0, complete=True)
-        columns = ", ".join(f"d.{name}" for name in FIELDS)
-        if all(len(term) >= _TRIGRAM for term in terms):
-            # Each term a quoted string (quotes doubled): FTS5 syntax in the text means nothing.
-            match = " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
-            # The matches as a list probed while reading the user's rows newest first: a
-            # join let the planner test MATCH row by row, 15 s for a rare word in 100,000.
-            query = (
-                f"SELECT {columns} FROM dialogs AS d WHERE d.rowid IN (SELECT rowid FROM "
-                "dialogs_text WHERE dialogs_text MATCH ?) AND d.user_id = ? "
-                "AND d.superseded_by IS NULL ORDER BY d.request_time DESC LIMIT ?"
-            )
-            params: tuple[object, ...] = (match, user_id, limit)
-        else:  # a two-letter word (서울, 요금): too short for trigrams, so the user's rows
-            like = " AND ".join("(d.body || ' ' || d.msg) LIKE ? ESCAPE '\\'" for _ in terms)
-            query = (
-                f"SELECT {columns} FROM dialogs AS d WHERE d.user_id = ? AND {like} "
-                "AND d.superseded_by IS NULL ORDER BY d.request_time DESC LIMIT ?"
-            )
-            params = (user_id, *(f"%{_like_escaped(term)}%" for term in terms), limit)
+        match, params = _text_sql(terms)
         with self._connection() as db:
-            rows = db.execute(query, params).fetchall()
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM dialogs WHERE {match} AND user_id = ? "
+                "AND superseded_by IS NULL ORDER BY request_time DESC LIMIT ?",
+                (*params, user_id, limit),
+            ).fetchall()
         return SearchResults([Dialog(*row) for row in rows], len(rows), complete=True)
 
     def rename_conversation(self, user_id: str, conversation_id: str, title: str) -> None:
@@ -370,7 +659,8 @@ class SqliteStore:
 
     def delete_conversation(self, user_id: str, conversation_id: str) -> int:
         key = (user_id, conversation_id)
-        with self._connection() as db:
+        with self._connection(_WRITE) as db:
+            self._take_away(db, "user_id = ? AND conversation_id = ?", key)
             deleted = db.execute(
                 "DELETE FROM dialogs WHERE user_id = ? AND conversation_id = ?", key
             ).rowcount
@@ -378,14 +668,21 @@ class SqliteStore:
         return deleted
 
     def set_feedback(self, user_id: str, request_time: str, rating: Rating) -> None:
-        with self._connection() as db:
-            updated = db.execute(
+        with self._connection(_WRITE) as db:
+            old = _dialog(db, user_id, request_time)
+            if old is None:
+                raise MissingDialog(f"SQLite store {self.path}: no dialog of this user to rate")
+            db.execute(
                 "UPDATE dialogs SET feedback = ?, feedback_reason = ?, feedback_comment = ? "
                 "WHERE user_id = ? AND request_time = ?",
                 (*rating, user_id, request_time),
-            ).rowcount
-        if not updated:
-            raise MissingDialog(f"SQLite store {self.path}: no dialog of this user to rate")
+            )
+            new = old._replace(
+                feedback=rating.feedback,
+                feedback_reason=rating.reason,
+                feedback_comment=rating.comment,
+            )
+            self._apply(db, [rollups.delta(old, new, self.report_timezone)])
 
     def set_chat_start(self, user_id: str, at: datetime) -> None:
         with self._connection() as db:
@@ -401,3 +698,141 @@ class SqliteStore:
                 "SELECT started_at FROM chat_starts WHERE user_id = ?", (user_id,)
             ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
+
+    def dialog_page(
+        self,
+        query: DialogQuery,
+        limit: int,
+        cursor: str | None = None,
+        text_chars: int | None = 120,
+    ) -> DialogPage:
+        with self._connection(_READ) as db:  # the cells and the dialogs of one snapshot
+            bounds = self._matching_bounds(db, query)
+            if bounds is None:
+                return DialogPage([], None, read=0)
+            since, until = bounds
+            where, params = _filter_sql(query.filter)
+            where += [f"{_KEY} >= ?", f"{_KEY} < ?"]
+            params += [time_key(since), time_key(until)]
+            # Keyset paging: each page seeks to where the last one ended (the bound below
+            # the cursor is the index's range, a condition beside it would be a filter).
+            after = json.loads(cursor) if cursor is not None else None
+            if query.user_id is not None:
+                # The (user_id, request_time) index, newest first; a key is unique per user.
+                below = key_bound(until + timedelta(days=1))
+                where += ["user_id = ?", "request_time >= ?", "request_time < ?"]
+                params += [
+                    query.user_id,
+                    key_bound(since),
+                    min(below, after[0]) if after else below,
+                ]
+                order = "request_time DESC"
+                index = ""
+            else:
+                # A by-day index in its own order; its rowid breaks ties between users.
+                name, implied = _table_index(query.filter)
+                index = f"INDEXED BY {name}"
+                where += implied
+                last_day = key_bound(until)
+                where += ["day >= ?", "day <= ?"]
+                params += [key_bound(since), min(last_day, after[0][:10]) if after else last_day]
+                order = "day DESC, request_time DESC, rowid DESC"
+                if after:
+                    where.append("(day, request_time, rowid) < (?, ?, ?)")
+                    params += [after[0][:10], *after]
+            if terms := search_terms(query.text):
+                match, match_params = _text_sql(terms)
+                where.append(match)
+                params += match_params
+            columns = _COLUMNS if text_chars is None else _CUT_COLUMNS
+            cut = [] if text_chars is None else [text_chars, text_chars]
+            rows = db.execute(
+                f"SELECT {columns}, rowid FROM dialogs {index} WHERE {' AND '.join(where)} "
+                f"ORDER BY {order} LIMIT ?",
+                (*cut, *params, limit + 1),
+            ).fetchall()
+        page = [Dialog(*row[:-1]) for row in rows[:limit]]
+        more = len(rows) > limit and page
+        next_cursor = json.dumps([page[-1].request_time, rows[limit - 1][-1]]) if more else None
+        return DialogPage(page, next_cursor, read=len(page))
+
+    def _matching_bounds(
+        self, db: sqlite3.Connection, query: DialogQuery
+    ) -> tuple[datetime, datetime] | None:
+        """The query's time range cut to the report days whose cells hold dialogs of its
+        filter; None when none does. A rare filter's scan stops where its dialogs do."""
+        where, params = _filter_sql(query.filter, cells=True)
+        if not where:  # every cell matches: the range as it is
+            return query.since, query.until
+        tz = self.report_timezone
+        first = query.since.astimezone(tz).date().isoformat()
+        last = (query.until - timedelta(milliseconds=1)).astimezone(tz).date().isoformat()
+        found = db.execute(
+            "SELECT min(day), max(day) FROM rollup_cells WHERE day >= ? AND day <= ? AND "
+            + " AND ".join(where),
+            (first, last, *params),
+        ).fetchone()
+        if found[0] is None:
+            return None
+        start, end = rollups.day_bounds(found[0], found[1], tz)
+        return max(start, query.since), min(end, query.until)
+
+    def dialog(self, user_id: str, request_time: str) -> Dialog | None:
+        with self._connection() as db:
+            return _dialog(db, user_id, request_time)
+
+    def rollup_cells(
+        self, first_day: str, last_day: str
+    ) -> tuple[dict[Cell, Counter[str]], ReadStats]:
+        with self._connection() as db:
+            rows = db.execute(
+                f"SELECT {_CELL}, counts FROM rollup_cells WHERE day >= ? AND day <= ?",
+                (first_day, last_day),
+            ).fetchall()
+        cells = {rollups.Cell(*row[:7]): Counter(json.loads(row[7])) for row in rows}
+        return cells, ReadStats(items=len(rows), pages=1)
+
+    def rollup_users(self, first_day: str, last_day: str) -> tuple[list[UserRollup], ReadStats]:
+        with self._connection() as db:
+            rows = db.execute(_USER_ROLLUPS, (first_day, last_day)).fetchall()
+        users = []
+        for user_id, mode, model_id, last, *sums, joined in rows:
+            ids = joined.split(" ")
+            counts = Counter({name: n for name, n in zip(_SLICE_COUNTERS, sums, strict=True) if n})
+            conversations = frozenset(map(unquote, ids) if "%" in joined else ids)
+            users.append(rollups.UserRollup(user_id, mode, model_id, last, counts, conversations))
+        return users, ReadStats(items=len(rows), pages=1)
+
+    def recount(self, first_day: str, last_day: str) -> int:
+        with self._connection(_WRITE) as db:
+            return self._recount(db, first_day, last_day)
+
+    def _recount(self, db: sqlite3.Connection, first_day: str, last_day: str) -> int:
+        for table in _DAY_TABLES:
+            db.execute(f"DELETE FROM {table} WHERE day >= ? AND day <= ?", (first_day, last_day))
+        # A report day spans two UTC days: its dialogs by their exact time.
+        start, end = rollups.day_bounds(first_day, last_day, self.report_timezone)
+        rows = db.execute(
+            f"SELECT {_ROLLUP_COLUMNS} FROM dialogs WHERE day >= ? AND day <= ? "
+            f"AND {_KEY} >= ? AND {_KEY} < ?",
+            (key_bound(start), key_bound(end), time_key(start), time_key(end)),
+        )
+        counted = 0
+        while chunk := rows.fetchmany(_RECOUNT_CHUNK):
+            self._apply(
+                db, (rollups.delta(None, Dialog(*row), self.report_timezone) for row in chunk)
+            )
+            counted += len(chunk)
+        return counted
+
+    def _take_away(self, db: sqlite3.Connection, where: str, params: tuple[str, ...]) -> None:
+        """Subtract the dialogs about to be deleted from the rollups."""
+        rows = db.execute(f"SELECT {_ROLLUP_COLUMNS} FROM dialogs WHERE {where}", params)
+        self._apply(db, (rollups.delta(Dialog(*row), None, self.report_timezone) for row in rows))
+
+    @staticmethod
+    def _apply(db: sqlite3.Connection, deltas: Iterable[rollups.Delta]) -> None:
+        changes = _Changes()
+        for delta in deltas:
+            changes.add(delta)
+        changes.apply(db)

@@ -13,10 +13,12 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Mapping
-from datetime import datetime
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -26,13 +28,17 @@ from chatbot.access import AnalystHistory
 from chatbot.config import Settings
 from chatbot.errors import error_code
 from chatbot.i18n import ui_language
+from chatbot.rollups import Tally, UserRollup
 from chatbot.store import DialogStore, open_store
+from chatbot.store.base import DialogPage, DialogQuery, ReadStats
 from chatbot.store.outbox import Outbox
 
 if TYPE_CHECKING:
     from langchain_aws import ChatBedrockConverse
 
-    from chatbot.analytics import Loaded
+    from chatbot.analytics import CellTable
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +96,66 @@ def _bedrock_runtime(region: str | None) -> Any:
     return llm.bedrock_runtime_client(region)
 
 
-@st.cache_resource(ttl=60, max_entries=2, show_spinner=False)
-def browsed(
-    _history: AnalystHistory,
-    source: str,
-    since: datetime,
-    until: datetime,
-    user_id: str | None,
-) -> Loaded:
-    """A range's dialogs, kept a minute so that filtering, paging and selecting do not read
-    100,000 rows again on every rerun. One shared object, not a copy per hit
-    (``st.cache_data`` would pickle it each time): callers filter into new frames.
-    Only an analyst holds an ``AnalystHistory``, so only analysts reach this cache;
-    ``source`` (the table or the file) keys it, since the history object itself is not."""
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """What a read of the store returned, what it cost, and when it was made."""
+
+    value: T
+    stats: ReadStats
+    seconds: float
+    at: datetime
+
+
+def _timed(read: Callable[[], tuple[T, ReadStats]]) -> Read[T]:
+    began = time.perf_counter()
+    value, stats = read()
+    return Read(value, stats, time.perf_counter() - began, datetime.now(UTC))
+
+
+# The History page's reads, kept a minute so that filtering, paging, selecting and switching
+# tabs do not read the store again on every rerun. One shared object, not a copy per hit
+# (``st.cache_data`` would pickle it each time): callers never change what they get. Only an
+# analyst holds an ``AnalystHistory``, so only analysts reach these caches; ``source`` (the
+# table or the file) keys them, since the history object itself is not.
+@st.cache_resource(ttl=60, max_entries=8, show_spinner=False)
+def rollup_cells(_history: AnalystHistory, source: str, first: str, last: str) -> Read[CellTable]:
+    """The rollup cells of the days ``first`` to ``last`` (reporting time zone), in the
+    columns every chart sums (converted once per read, not once per chart)."""
     # Imported here: pandas is the History page's alone, and 0.4 s of the chat's start-up.
     from chatbot import analytics
 
-    return analytics.load(_history, since, until, user_id)
+    read = _timed(lambda: _history.cells(first, last))
+    return Read(analytics.cell_table(read.value), read.stats, read.seconds, read.at)
+
+
+@st.cache_resource(ttl=60, max_entries=8, show_spinner=False)
+def rollup_users(
+    _history: AnalystHistory, source: str, first: str, last: str
+) -> Read[list[UserRollup]]:
+    """The per-user rows of those days: read only when the page's Users tab is open."""
+    return _timed(lambda: _history.users(first, last))
+
+
+@st.cache_resource(ttl=60, max_entries=8, show_spinner=False)
+def user_tally(
+    _history: AnalystHistory, source: str, user_id: str, first: str, last: str
+) -> Read[Tally]:
+    """One user's rollups of those days, counted from their dialogs."""
+    return _timed(lambda: _history.user_tally(user_id, first, last))
+
+
+@st.cache_resource(ttl=60, max_entries=32, show_spinner=False)
+def dialog_page(
+    _history: AnalystHistory, source: str, query: DialogQuery, limit: int, cursor: str | None
+) -> DialogPage:
+    """A page of the table, texts cut: whole texts are read only for a selected row."""
+    return _history.page(query, limit, cursor)
+
+
+def clear_history_reads() -> None:
+    """Forget every kept History read: the next run reads the store anew (Refresh)."""
+    for cached in (rollup_cells, rollup_users, user_tally, dialog_page):
+        cached.clear()
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
