@@ -137,6 +137,8 @@ VIEW_LABELS = {
     "month-status": f"  + status filter ({FILTER_STATUS})",
 }
 FILTER_VIEWS = ("model", "status", "month-model", "month-status")
+TAB = "tab "  # then the tab's label: a step that opens another tab on the 30-day range
+TAB_KEY = "history_tab"  # the page's tabs' widget key, before and after
 STEP = "STEP "  # a page child's line after each step, so a crash keeps what was done
 
 FIRST_VIEW_GOAL_S = 2.0
@@ -684,14 +686,15 @@ class PageSteps:
             ("month-model", "model", model),
             ("month-status", both, status),
         ):
-            if name == "month":  # back to no filter, not timed
-                for key in ("filter_models", "filter_statuses"):
-                    if _has_widget(at, key):
-                        at.multiselect(key=key).set_value([])
-                at.run(timeout=self.timeout)
+            if name == "month":
+                self._clear_filters()
             if action is None:
                 self._record(name, {"skipped": "the page has no model filter"})
             elif not self._step(name, kind, action):
+                return self.steps
+        self._clear_filters()
+        for tab in [tab.label for tab in at.tabs][1:]:  # the first, the table's, is open
+            if not self._step(TAB + tab, "", partial(self._open_tab, tab)):
                 break
         return self.steps
 
@@ -700,6 +703,18 @@ class PageSteps:
 
     def _month(self) -> Any:
         return self.at.date_input[0].set_value(self.month).run(timeout=self.timeout)
+
+    def _clear_filters(self) -> None:
+        """Every filter back to none; not timed."""
+        for key in ("filter_models", "filter_statuses"):
+            if _has_widget(self.at, key):
+                self.at.multiselect(key=key).set_value([])
+        self.at.run(timeout=self.timeout)
+
+    def _open_tab(self, label: str) -> Any:
+        # A tracked tab's state is its label: what a click sets.
+        self.at.session_state[TAB_KEY] = label
+        return self.at.run(timeout=self.timeout)
 
     def _step(self, name: str, kind: str, action: Callable[[], Any]) -> bool:
         """Time ``action``; record it (and print it with ``emit``); False if it failed."""
@@ -720,6 +735,9 @@ class PageSteps:
             "cpu": cpu,
             "hwm_kb": peak,
             "growth_kb": None if base is None or peak is None else peak - base,
+            # What the RSS holds at the end: the heap, and the store's file mapped (mmap).
+            "anon_kb": child.status_kb("RssAnon"),
+            "file_kb": child.status_kb("RssFile"),
             "kind": kind,
             "error": problem,
         }
@@ -730,7 +748,7 @@ class PageSteps:
                 "range": [first.isoformat(), last.isoformat()],
                 # No metric: the page says the range has no such dialog.
                 "dialogs": int(re.sub(r"\D", "", at.metric[0].value)) if at.metric else 0,
-                "rows": len(at.dataframe[0].value) if at.dataframe else 0,
+                "rows": len(at.dataframe[0].value) if at.dataframe and TAB not in name else None,
                 "read_s": _read_seconds(at),
             }
         self._record(name, record)
@@ -760,8 +778,9 @@ def run_page(args: argparse.Namespace) -> None:
         args.scenario, args.target
     )
     for name, collected in (profiles or {}).items():
-        if name in ("first", "model", "month", "month-model") and collected:
-            _print_profile(f"{args.scenario} page, {VIEW_LABELS[name].strip()}", collected, 30)
+        if name not in ("status", "month-status") and collected:
+            title = f"{args.scenario} page, step {name}, script and test threads"
+            _print_profile(title, collected, 30)
 
 
 @contextmanager
@@ -811,7 +830,7 @@ def _print_profile(title: str, profiles: list[cProfile.Profile], lines: int) -> 
         stats.sort_stats(order).print_stats(lines)
         text = out.getvalue()
         table = text[text.find("   ncalls") :] if "   ncalls" in text else text
-        print(f"\n--- profile: {title}, by {what} (script and test threads) ---")
+        print(f"\n--- profile: {title}, by {what} ---")
         print(table.rstrip())
 
 
@@ -1163,29 +1182,39 @@ def _seconds(values: list[float]) -> str:
 
 
 def _runs_peak_kb(runs: list[Watched]) -> float | None:
-    """The highest VmHWM of these processes: after imports and warm-up, and in each step."""
+    """The highest VmHWM of these processes: after imports and the warm-up, and per step."""
     peaks = [step["hwm_kb"] for run in runs for step in run.steps.values() if step.get("hwm_kb")]
     return max(peaks) if peaks else None
 
 
+def _step_names(runs: list[Watched]) -> list[str]:
+    """``VIEWS``, then the tabs the runs opened, in their order."""
+    tabs = [name for run in runs for name in run.steps if name.startswith(TAB)]
+    return [*VIEWS, *dict.fromkeys(tabs)]
+
+
 def page_table(title: str, runs: list[Watched], meta: dict[str, Any], zone: str) -> None:
     print(f"{title} ({len(runs)} process{'es' * (len(runs) > 1)}, each cold)")
-    for view in VIEWS:
+    for run in runs:
+        if "warm-up" in run.steps:
+            print(f"  warm-up failed: {run.steps['warm-up']['error']}")
+    for view in _step_names(runs):
         steps = [run.steps[view] for run in runs if view in run.steps]
         done = [step for step in steps if "s" in step and not step.get("error")]
-        label = f"  {VIEW_LABELS[view]:<34}"
+        failed = [step for step in steps if step.get("error")]
+        label = f"  {VIEW_LABELS.get(view, view):<34}"
         if steps and "skipped" in steps[0]:
             print(f"{label}{'n/a':>7}  ({steps[0]['skipped']})")
             continue
+        if failed:
+            step = failed[0]
+            print(
+                f"{label}{'failed':>7}  in {len(failed)} of {len(runs)}: after {step['s']:,.1f} s, "
+                f"peak {_mb(step['hwm_kb'])} MB (heap {_mb(step['anon_kb'])}, file-backed "
+                f"{_mb(step['file_kb'])} at the end): {step['error']}"
+            )
         if not done:
-            failed = [step for step in steps if step.get("error")]
-            if failed:
-                step = failed[0]
-                print(
-                    f"{label}{'failed':>7}  after {step['s']:,.1f} s, peak {_mb(step['hwm_kb'])} "
-                    f"MB: {step['error']}"
-                )
-            else:
+            if not failed:
                 seen = max((run.seen_mb or 0 for run in runs), default=0)
                 ends = "; ".join(filter(None, (run.describe_end() for run in runs)))
                 print(f"{label}{'-':>7}  not reached ({ends or 'skipped'}); {seen:,.0f} MB seen")
@@ -1197,19 +1226,24 @@ def page_table(title: str, runs: list[Watched], meta: dict[str, Any], zone: str)
         read = [step["read_s"] for step in done if step.get("read_s") is not None]
         read_s = f"{statistics.median(read):.3f}" if read and view in ("first", "month") else "-"
         growth = [step["growth_kb"] for step in done if step.get("growth_kb") is not None]
+        rows = "-" if last["rows"] is None else last["rows"]
         print(
             f"{label}{_seconds([step['s'] for step in done])}"
             f"{statistics.median(step['cpu'] for step in done):>7.3f}"
-            f"{last['dialogs']:>11,}{flag:<3}{last['rows']:>5}"
-            f"{read_s:>7}"
+            f"{last['dialogs']:>11,}{flag:<3}{rows:>5}{read_s:>7}"
             f"{_mb(max(step['hwm_kb'] for step in done)):>7}"
             f"{_mb(statistics.median(growth) if growth else None):>7}"
         )
-    process = [run.steps["process"]["hwm_kb"] for run in runs if "process" in run.steps]
-    print(
-        f"  peak RSS of the process: {_mb(_runs_peak_kb(runs))} MB (after imports and the "
-        f"warm-up: {_mb(max(process) if process else None)} MB)"
-    )
+    steps = [step for run in runs for step in run.steps.values() if step.get("hwm_kb")]
+    if steps:
+        top = max(steps, key=lambda step: step["hwm_kb"])
+        process = [run.steps["process"]["hwm_kb"] for run in runs if "process" in run.steps]
+        print(
+            f"  peak RSS of the process: {_mb(top['hwm_kb'])} MB (after imports and the warm-up: "
+            f"{_mb(max(process) if process else None)} MB; at the end of its step, heap "
+            f"{_mb(top.get('anon_kb'))} MB + file-backed {_mb(top.get('file_kb'))} MB: libraries, "
+            "and the store's file as SQLite maps it)"
+        )
 
 
 def page_header() -> None:
@@ -1224,10 +1258,8 @@ def data_table(result: dict[str, Any] | None, repeats: int) -> None:
         print("data path: failed")
         return
     week, month = result["week"], result["month"]
-    print(
-        f"data path, the store without the page ({repeats} reads each)"
-        f"{'week':>13}{'month':>9}   (median s)"
-    )
+    title = f"data path, the store alone: median s of {repeats} reads"
+    print(f"{title:<46}{'week':>10}{'month':>10}")
     labels = {
         "rollup_cells": "store.rollup_cells",
         "totals": "analytics.totals, no filter",
@@ -1236,8 +1268,8 @@ def data_table(result: dict[str, Any] | None, repeats: int) -> None:
     }
     for part, label in labels.items():
         print(
-            f"  {label:<52}{statistics.median(week['parts'][part]):>9.3f}"
-            f"{statistics.median(month['parts'][part]):>9.3f}"
+            f"  {label:<44}{statistics.median(week['parts'][part]):>10.3f}"
+            f"{statistics.median(month['parts'][part]):>10.3f}"
         )
     first = [
         sum(
@@ -1246,11 +1278,11 @@ def data_table(result: dict[str, Any] | None, repeats: int) -> None:
         )
         for r in (week, month)
     ]
-    print(f"  {'first view reads: cells + totals + page':<52}{first[0]:>9.3f}{first[1]:>9.3f}")
+    print(f"  {'first view: cells + totals + page':<44}{first[0]:>10.3f}{first[1]:>10.3f}")
     print(
-        f"  {'dialogs counted':<52}{week['dialogs']:>9,}{month['dialogs']:>9,}\n"
-        f"  {'peak RSS growth of a read, MB':<52}{_mb(week['growth_kb']):>9}"
-        f"{_mb(month['growth_kb']):>9}"
+        f"  {'dialogs counted':<44}{week['dialogs']:>10,}{month['dialogs']:>10,}\n"
+        f"  {'peak RSS growth of a read, MB':<44}{_mb(week['growth_kb']):>10}"
+        f"{_mb(month['growth_kb']):>10}"
     )
 
 
@@ -1343,18 +1375,21 @@ def goal_lines(results: dict[str, Any]) -> None:
             print(goal_line(measured, f"<= {DYNAMO_GOAL_RATIO:g} x", ratio <= DYNAMO_GOAL_RATIO))
 
 
-def print_legend() -> None:
-    print()
-    print("median, min: wall seconds of the step's AppTest run (switch_page or a widget's")
-    print("  rerun); cpu: its CPU seconds in the page's process (moto's are this process's)")
-    print("dialogs: the page's dialog count (! then what was generated: not equal); rows: the")
-    print("  table's rows; read: the store read's seconds per the page's caption (cold views)")
-    print("peak: the process's VmHWM after the step (reset to the RSS just before it), highest")
-    print("  of the processes; HWM+: its growth over the step, median")
-    print("before: the page of the --before-dir checkout, reading the range into pandas; its")
-    print(f"  days are the viewer's (UTC), so its long range is {MONTH_DAYS + 1} days, holding")
-    print("  the same dialogs; it runs under RLIMIT_AS --before-cap-gb")
-    print()
+def print_legend(args: argparse.Namespace) -> None:
+    print(
+        f"""
+median, min: wall seconds of the step's AppTest run (switch_page, or the rerun a widget
+  makes); cpu: its CPU seconds in the page's process (moto's are this process's)
+dialogs: the dialogs the page counts (! then what was generated, when not equal); rows: the
+  table's rows; read: the store read's seconds, per the page's caption, for a cold range
+peak: the process's VmHWM after the step (reset to its RSS just before it), the highest of
+  the processes; file-backed pages count (libraries, SQLite's mmap of the store); HWM+: its
+  growth over the step, median; "tab X": that tab opened on the {MONTH_DAYS}-day range
+before: the page of {args.before_dir or "--before-dir"}, reading the range into pandas, under
+  RLIMIT_AS {args.before_cap_gb:g} GB; its days are the viewer's (UTC in AppTest), so its
+  long range is {MONTH_DAYS + 1} days, holding the same dialogs; it has no model filter
+"""
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -1445,7 +1480,7 @@ def main(argv: list[str] | None = None) -> int:
     if "dynamo" in results:
         report_dynamo(results["dynamo"], args)
     if results:
-        print_legend()
+        print_legend(args)
         goal_lines(results)
     print(total_run_line(started))
     return 0

@@ -103,7 +103,8 @@ from bench.page_marks import (
     watch_offhost,
 )
 from bench.wire import PARAGRAPH_WORDS, prose_tokens
-from chatbot.store.base import Dialog, Status
+from chatbot.rollups import CellFilter
+from chatbot.store.base import Dialog, DialogQuery, Status
 from chatbot.store.sqlite import SqliteStore
 from harness.app_server import STARTUP_TIMEOUT_S, AppServer
 from harness.chromium import CONTEXT_OPTIONS, launch_browser
@@ -488,7 +489,14 @@ def check_store(db: Path, plan: Plan, sessions: list[Session]) -> StoreCheck:
         )
         if len(rows) == plan.turns and sorted(good) == list(range(1, plan.turns + 1)):
             result.exact_users += 1
-    everyone, _ = store.browse(since, now + timedelta(minutes=5))
+    query = DialogQuery(since, now + timedelta(minutes=5), CellFilter())
+    everyone: list[Dialog] = []
+    cursor: str | None = None
+    while True:
+        page = store.dialog_page(query, 1000, cursor, text_chars=0)
+        everyone += page.dialogs
+        if (cursor := page.cursor) is None:
+            break
     ours = {s.user for s in sessions} | {WARMUP_USER}
     strangers = sorted({d.user_id for d in everyone} - ours)
     if strangers:

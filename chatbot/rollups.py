@@ -61,6 +61,9 @@ ANSWER_CHARS = "chars:"
 REASON = "reason:"
 ERROR_KIND = "error:"
 
+# Every counter a slice has (a cell's names are open-ended: buckets, reasons, kinds).
+SLICE_COUNTERS = (DIALOGS, INPUT_TOKENS, OUTPUT_TOKENS, COST, RATED, DOWN, ERRORS, STOPPED, CUT)
+
 _FAILED = frozenset({Status.ERROR, Status.INCOMPLETE})
 
 RELATIVE_ACCURACY = 0.02

@@ -50,6 +50,8 @@ def test_the_ui_package_holds_the_streamlit_glue() -> None:
         "chat_view",
         "conversations_view",
         "copy_button",
+        "history_tabs",
+        "history_view",
         "resources",
         "session",
     }

@@ -24,6 +24,7 @@ from chatbot.store.sqlite import SqliteStore
 from harness.app_server import AppServer
 from harness.chromium import CONTEXT_OPTIONS, launch_browser
 from loopback.bedrock import FakeBedrock, Reply
+from tests.factories import make_dialog
 
 SCREENSHOT = Path("/tmp/e2e-chat.png")
 
@@ -157,6 +158,21 @@ def _open_chat_as_new_user(app: App, page: Page) -> Chat:
     expect(page.get_by_role("textbox", name="User id")).to_have_value("alice")
     expect(chat.messages).to_have_count(0)
     return chat
+
+
+def _open_history(page: Page, app: App, user: str) -> None:
+    """The History page of a browser that has loaded the app: loaded first at the page's own
+    path, Streamlit's frontend looks for the server under /history/_stcore/ and shows nothing
+    (the case before this change too; a person arrives from the chat page)."""
+    page.goto(f"{app.url}/history?user={user}")
+
+
+def _select_row(page: Page, grid: Locator, row: int) -> None:
+    """Tick a row of an ``st.dataframe`` (a canvas): its checkbox in the row-marker column."""
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()  # where it is in the viewport, once scrolled to
+    assert box is not None
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * row + 17)  # 35 px: the header, a row
 
 
 @pytest.mark.browser
@@ -431,20 +447,19 @@ def test_images_in_a_dialog_never_load(app: App, page: Page, image_server: Image
     _expect_links(chat.user_messages.last, image_server, QUESTION_IMAGES)
     _expect_links(chat.assistant_messages.last, image_server, ANSWER_IMAGES)
 
-    # 3. The History page (local mode: everyone is their own analyst), the row selected: the
-    # answer is drawn as Markdown, the question as plain text.
-    page.goto(f"{app.url}/history?user=alice")
+    # 3. The History page (local mode: everyone is their own analyst), the row selected: its
+    # conversation is drawn as the user saw it, images as links there too.
+    _open_history(page, app, "alice")
     table = page.get_by_test_id("stDataFrame")
     expect(table).to_be_visible(timeout=30_000)
     table.scroll_into_view_if_needed()
-    box = table.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 20, box["y"] + 35 + 17)  # the first row's checkbox
+    _select_row(page, table, 1)
     main = page.get_by_test_id("stMain")
     expect(main).to_contain_text(XSS_MARKER, timeout=15_000)
-    expect(page.get_by_test_id("stText")).to_contain_text(f"![q-inline]({image_server.url}/")
     _assert_nothing_loaded(page, image_server, "History page")
-    _expect_links(main, image_server, ANSWER_IMAGES)
+    shown = Chat.of(page)
+    _expect_links(shown.user_messages.last, image_server, QUESTION_IMAGES)
+    _expect_links(shown.assistant_messages.last, image_server, ANSWER_IMAGES)
 
 
 # Markdown whose rendering depends on the whole text: a list numbered across paragraphs, a
@@ -611,3 +626,90 @@ def test_continue_regenerate_edit_copy_and_export(app: App, page: Page) -> None:
     assert "**Q.** 부산 궁궐도 있어?" in exported and "답변: 부산 궁궐도 있어?" in exported
     # Replaced turns are not part of the conversation (its title keeps its first question).
     assert exported.startswith("# 서울 궁궐을 알려 줘") and "**Q.** 서울" not in exported
+
+
+@pytest.mark.browser
+def test_an_analyst_filters_opens_a_user_and_their_conversation_and_exports_masked(
+    app: App, page: Page
+) -> None:
+    store = SqliteStore(app.db)  # the app's file (WAL: both processes may use it)
+    now = datetime.now(UTC) - timedelta(hours=1)
+    haiku = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    for dialog in (
+        make_dialog(
+            "alice",
+            now,
+            conversation_id="a1",
+            body="제 메일은 alice@example.com 이에요",
+            msg="확인했습니다.",
+            cost_microusd=50_000,
+        ),
+        make_dialog(
+            "alice",
+            now + timedelta(minutes=1),
+            conversation_id="a1",
+            body="전화는 010-1234-5678 로 주세요",
+            msg="네, 알겠습니다.",
+            cost_microusd=40_000,
+        ),
+        make_dialog(
+            "alice",
+            now + timedelta(minutes=2),
+            conversation_id="a2",
+            body="다른 대화",
+            msg="다른 답",
+        ),
+        make_dialog(
+            "bob",
+            now,
+            conversation_id="b1",
+            model_id=haiku,
+            body="하이쿠 질문",
+            msg="하이쿠 답",
+            cost_microusd=1_000,
+        ),
+    ):
+        store.put(dialog)
+
+    page.goto(f"{app.url}/?user=analyst")
+    expect(Chat.of(page).input).to_be_visible(timeout=30_000)
+    _open_history(page, app, "analyst")
+    rows = page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^Rows "))
+    expect(rows).to_have_text("Rows 1–4 of 4", timeout=30_000)
+
+    # Filter by model: only bob's Haiku dialog is left.
+    page.get_by_test_id("stMultiSelect").filter(has_text="Models").click()
+    page.get_by_role("option", name="claude-haiku-4-5", exact=True).click()
+    page.keyboard.press("Escape")
+    expect(rows).to_have_text("Rows 1–1 of 1", timeout=15_000)
+    page.get_by_test_id("stMultiSelect").filter(has_text="Models").get_by_role(
+        "button", name=re.compile("Clear all|clear", re.IGNORECASE)
+    ).first.click()
+    expect(rows).to_have_text("Rows 1–4 of 4", timeout=15_000)
+
+    # Open a user: alice costs the most, so she is the Users table's first row.
+    page.get_by_role("tab", name="Users").click()
+    users = page.get_by_test_id("stDataFrame").first
+    expect(users).to_be_visible(timeout=15_000)
+    _select_row(page, users, 1)
+    expect(page.get_by_role("textbox", name="User id (empty: everyone)")).to_have_value(
+        "alice", timeout=15_000
+    )
+    expect(rows).to_have_text("Rows 1–3 of 3", timeout=15_000)
+
+    # Open one of her conversations: the newest row is "다른 대화"; the second, conversation a1.
+    _select_row(page, page.get_by_test_id("stDataFrame").first, 2)
+    heading = page.get_by_role("heading", name="Conversation of alice")
+    expect(heading).to_be_visible(timeout=15_000)
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages).to_have_count(4)  # both exchanges of a1, as she saw them
+    expect(messages.nth(0)).to_contain_text("alice@example.com")
+    expect(messages.nth(3)).to_contain_text("네, 알겠습니다.")
+
+    # A masked export (the default): her e-mail and phone number are not in the file.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    exported = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+    assert "[이메일]" in exported and "[전화번호]" in exported
+    assert "alice@example.com" not in exported and "010-1234-5678" not in exported
+    assert exported.count("\r\n") == 4  # the header and alice's three dialogs

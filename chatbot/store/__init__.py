@@ -6,7 +6,6 @@ from pathlib import Path
 
 from chatbot.config import Settings
 from chatbot.store.base import Dialog, DialogStore, DialogType, Status, StoreError
-from chatbot.store.sqlite import SqliteStore
 
 __all__ = ["Dialog", "DialogStore", "DialogType", "Status", "StoreError", "open_store"]
 
@@ -27,6 +26,10 @@ def open_store(settings: Settings, *, background: bool = False) -> DialogStore:
             patient=background,
             report_timezone=settings.report_timezone,
         )
+    # Imported here like DynamoDB's: the SQLite store imports chatbot.rollups, which is built
+    # on this package's base module.
+    from chatbot.store.sqlite import SqliteStore
+
     return SqliteStore(
         Path(settings.chat_history_db).expanduser(), report_timezone=settings.report_timezone
     )

@@ -10,13 +10,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-# The module, not its names: chatbot.rollups imports chatbot.store.base, so whichever of the
-# two is imported first finds the other partly initialised; its names are read when called.
 from chatbot import rollups
+from chatbot.rollups import Cell, CellFilter, Slice, UserRollup
 from chatbot.store.base import (
     FIELDS,
     RENAMED,
@@ -41,9 +39,6 @@ from chatbot.store.base import (
     search_terms,
     time_key,
 )
-
-if TYPE_CHECKING:
-    from chatbot.rollups import Cell, CellFilter, Slice, UserRollup
 
 # A rowid table, not WITHOUT ROWID: rows of a few KB are what rowid tables are for, and rows
 # appended in time order make a day-range read through the index nearly sequential.
@@ -131,14 +126,8 @@ END;
 _TRIGRAM = 3  # the shortest term the text index can look up
 _COLUMNS = ", ".join(FIELDS)
 # The columns with question and answer cut to a length (two parameters) and no document text.
-_CUT_COLUMNS = ", ".join(
-    f"substr({name}, 1, ?)"
-    if name in ("body", "msg")
-    else "NULL"
-    if name == "document_text"
-    else name
-    for name in FIELDS
-)
+_CUT = {"body": "substr(body, 1, ?)", "msg": "substr(msg, 1, ?)", "document_text": "NULL"}
+_CUT_COLUMNS = ", ".join(_CUT.get(name, name) for name in FIELDS)
 # A row's key as this app writes them: keys of the original system (2023-12-05 18:26:00)
 # rewritten (as base.in_range does), so a time bound is exact on either.
 _KEY = (
@@ -191,19 +180,7 @@ _ROLLUP_COLUMNS = ", ".join("NULL" if name == "document_text" else name for name
 #   the reads, as one string in the slice's row: a second grouping of 400,000 rows cost more
 #   than the rest of the read.
 _CELL = "day, mode, model_id, status, type, feedback, lang"
-# rollups.contribution's per-user counters, spelled out: this module may be loaded before
-# chatbot.rollups is (that imports the store).
-_SLICE_COUNTERS = (
-    "dialogs",
-    "input_tokens",
-    "output_tokens",
-    "cost_microusd",
-    "rated",
-    "down",
-    "errors",
-    "stopped",
-    "cut",
-)
+_SLICE_COUNTERS = rollups.SLICE_COUNTERS
 _ROLLUP_TABLES = {
     "rollup_cells": f"""
 CREATE TABLE rollup_cells (
@@ -483,11 +460,11 @@ class SqliteStore:
         self,
         path: str | Path,
         *,
-        report_timezone: ZoneInfo | None = None,
+        report_timezone: ZoneInfo = ZoneInfo(rollups.DEFAULT_REPORT_TIMEZONE),  # noqa: B008
     ) -> None:
-        """``report_timezone``: the days of the rollups; None for DEFAULT_REPORT_TIMEZONE."""
+        """``report_timezone``: the days of the rollups."""
         self.path = Path(path)
-        self.report_timezone = report_timezone or ZoneInfo(rollups.DEFAULT_REPORT_TIMEZONE)
+        self.report_timezone = report_timezone
         # Last in, first out: an open connection is lent before a slot not yet opened (None).
         self._pool: queue.LifoQueue[sqlite3.Connection | None] = queue.LifoQueue()
         for _ in range(_MAX_CONNECTIONS):

@@ -440,8 +440,15 @@ class HistoryView:
         build: Callable[[pd.DataFrame, bool], bytes],
         mask: bool,
     ) -> bytes:
-        page = self.history.page(query, limit, text_chars=None)
-        return build(analytics.dialogs_frame(page.dialogs), mask)
+        dialogs: list[Dialog] = []
+        cursor: str | None = None
+        # A page may stop short of its limit (DynamoDB bounds what one call reads): go on.
+        while len(dialogs) < limit:
+            page = self.history.page(query, limit - len(dialogs), cursor, text_chars=None)
+            dialogs += page.dialogs
+            if (cursor := page.cursor) is None:
+                break
+        return build(analytics.dialogs_frame(dialogs), mask)
 
 
 _TABLE_COLUMNS = (
