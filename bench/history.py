@@ -39,7 +39,7 @@ once on the big one:
 
     python -m bench.history [--sqlite-rows 1000000] [--baseline-rows 100000]
         [--dynamo-rows 100000] [--page-repeats 3] [--dynamo-page-repeats 2]
-        [--data-repeats 5] [--before-dir DIR] [--before-cap-gb 12]
+        [--data-repeats 5] [--dynamo-repeats 2] [--before-dir DIR] [--before-cap-gb 12]
         [--only sqlite|baseline|dynamo ...] [--rebuild] [--build-only] [--profile]
 
 ``--profile`` adds a cProfile of each step of one more page sequence (script and test
@@ -1103,12 +1103,16 @@ def page_children(
     return runs
 
 
+def _data_repeats(args: argparse.Namespace, backend: str) -> int:
+    return args.dynamo_repeats if backend == "dynamo" else args.data_repeats
+
+
 def data_child(
     args: argparse.Namespace, backend: str, part: str, targets: tuple[str, str], env: dict[str, str]
 ) -> dict[str, Any] | None:
     options = [
         "--scenario", backend, "--part", part, "--target", targets[0],
-        "--warm-target", targets[1], "--repeats", str(args.data_repeats),
+        "--warm-target", targets[1], "--repeats", str(_data_repeats(args, backend)),
     ]  # fmt: skip
     if args.profile and part == "data":
         options.append("--profile")
@@ -1319,7 +1323,7 @@ def report_dynamo(result: dict[str, Any], args: argparse.Namespace) -> None:
     page_table("after: the page", result["after"], result["meta"], "report")
     if "before" in result:
         page_table(f"before ({args.before_dir}): the page", result["before"], result["meta"], "utc")
-    data_table(result["data"], args.data_repeats)
+    data_table(result["data"], _data_repeats(args, "dynamo"))
 
 
 def _median_step(runs: list[Watched], view: str) -> float | None:
@@ -1406,7 +1410,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--dynamo-page-repeats", type=int, default=2, help="after page processes, DynamoDB"
     )
-    parser.add_argument("--data-repeats", type=int, default=5, help="data path reads")
+    parser.add_argument("--data-repeats", type=int, default=5, help="SQLite data path reads")
+    parser.add_argument(
+        "--dynamo-repeats", type=int, default=2, help="DynamoDB raw and data path reads"
+    )
     parser.add_argument("--before-dir", type=Path, help="a checkout of the code before")
     parser.add_argument(
         "--before-cap-gb", type=float, default=12, help="the before page's address space"
