@@ -67,6 +67,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -77,7 +78,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from bench import child
@@ -92,11 +93,10 @@ from bench.common import (
     total_run_line,
     versions_line,
 )
-from chatbot import pricing
+from chatbot import pricing, rollups
 from chatbot.config import MODEL_CHOICES
 from chatbot.errors import Problem
 from chatbot.modes import SUMMARY
-from chatbot.rollups import DEFAULT_REPORT_TIMEZONE
 from chatbot.store.base import (
     Dialog,
     DialogType,
@@ -113,7 +113,7 @@ PAGE = "pages/history.py"
 ANALYST = "bench-analyst"  # the local-mode user id the AppTest types; owns no dialogs
 TABLE_PREFIX = "bench-history"
 FOLDER = Path(tempfile.gettempdir()) / "bench-history"  # the built files, kept between runs
-REPORT_TIMEZONE = ZoneInfo(DEFAULT_REPORT_TIMEZONE)
+REPORT_TIMEZONE = ZoneInfo(rollups.DEFAULT_REPORT_TIMEZONE)
 USERS = 3000
 MONTH_DAYS = 30  # the big stores' span, and the long range the page is asked for
 WEEK_DAYS = 7  # the page's default range: today and the six days before
@@ -233,8 +233,9 @@ class _Conversation:
     def __init__(self, rng: random.Random, document: bool) -> None:
         self.id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         self.document = document
+        # A file's conversation: its summary, then questions about it in the normal mode.
         self.mode = (
-            SUMMARY.id if document else rng.choices(*zip(*_MODE_WEIGHTS.items(), strict=True))[0]
+            "normal" if document else rng.choices(*zip(*_MODE_WEIGHTS.items(), strict=True))[0]
         )
         self.model = rng.choices(MODELS, MODEL_WEIGHTS)[0]
         self.language = rng.choices(("ko", "en", "mixed"), (60, 25, 15))[0]
@@ -246,7 +247,7 @@ def make_dialogs(count: int, first: datetime, last: datetime, seed: int = SEED) 
     rng = random.Random(seed)
     texts = TextSource(rng)
     users = [f"user-{n:04d}" if n % 5 else f"사용자-{n:04d}" for n in range(USERS)]
-    # A few people ask most: Zipf-like weights, the busiest about 1.5% of all dialogs.
+    # A few people ask most: Zipf-like weights, the busiest about 1.7% of all dialogs.
     weights = list(itertools.accumulate(1 / (rank + 1) ** 0.6 for rank in range(USERS)))
     chats: dict[str, _Conversation] = {}
     sessions: dict[str, str] = {}
@@ -342,7 +343,7 @@ def _dialog(
         type=DialogType.DOCUMENT.value if summary else DialogType.TEXT.value,
         body=body,
         msg=msg,
-        mode=SUMMARY.id if summary else (chat.mode if not chat.document else "normal"),
+        mode=SUMMARY.id if summary else chat.mode,
         model_id=chat.model,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
@@ -399,17 +400,8 @@ def expected(meta: dict[str, Any], zone: str, first: str, last: str, kind: str) 
     """The dialogs of the days ``first`` to ``last`` of ``zone`` passing the ``kind`` of
     filter ("" for none), as generated."""
     counts = meta["counts"][zone]
-    days = (date.fromisoformat(first) + timedelta(days=n) for n in itertools.count())
-    total = 0
-    for day in itertools.takewhile(lambda d: d.isoformat() <= last, days):
-        total += counts.get(f"{day} {kind}".strip(), 0)
-    return total
-
-
-def span_days(meta: dict[str, Any], zone: str) -> tuple[str, str]:
-    """The first and last day of ``zone`` holding a generated dialog."""
-    days = sorted(name for name in meta["counts"][zone] if " " not in name)
-    return days[0], days[-1]
+    span = rollups.days(date.fromisoformat(first), date.fromisoformat(last))
+    return sum(counts.get(f"{day} {kind}".strip(), 0) for day in span)
 
 
 def data_span(days: int, now: datetime) -> tuple[datetime, datetime]:
@@ -417,6 +409,11 @@ def data_span(days: int, now: datetime) -> tuple[datetime, datetime]:
     a range of that many reporting days holds every dialog."""
     first, _ = last_days(days, now.astimezone(REPORT_TIMEZONE).date())
     return day_start(first), now - timedelta(minutes=1)
+
+
+def report_days(first: datetime, last: datetime) -> list[str]:
+    """The reporting days of ``first`` and ``last``."""
+    return [at.astimezone(REPORT_TIMEZONE).date().isoformat() for at in (first, last)]
 
 
 def _chunks(dialogs: Iterator[Dialog], size: int) -> Iterator[list[Dialog]]:
@@ -467,10 +464,7 @@ def write_dialogs(path: Path, count: int, days: int) -> dict[str, Any]:
         "insert_s": insert_s,
         "text_index_bytes": text_index,
         "built_at": now.isoformat(),
-        "days": [
-            first.astimezone(REPORT_TIMEZONE).date().isoformat(),
-            last.astimezone(REPORT_TIMEZONE).date().isoformat(),
-        ],
+        "days": report_days(first, last),
         **census.as_json(),
     }
 
@@ -501,14 +495,19 @@ def _store_code_key() -> str:
     return digest.hexdigest()[:10]
 
 
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    """SQLite's write-ahead log and shared-memory index of the file at ``path``."""
+    return Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
 def _fresh(path: Path, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
     """Build the file at ``path`` through a partial file, so a stopped build leaves none."""
     FOLDER.mkdir(exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
-    for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+    for stale in (partial, *_sidecars(partial)):
         stale.unlink(missing_ok=True)
     meta = build(partial)
-    for leftover in (Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+    for leftover in _sidecars(partial):
         leftover.unlink(missing_ok=True)
     os.replace(partial, path)
     path.with_suffix(".json").write_text(json.dumps(meta))
@@ -540,8 +539,8 @@ def sqlite_file(count: int, days: int, rebuild: bool) -> tuple[Path, dict[str, A
     if cached and path.exists() and path.with_suffix(".json").exists():
         return path, meta | json.loads(path.with_suffix(".json").read_text()) | {"cached": True}
     for older in FOLDER.glob(f"{stem}-*.sqlite3"):  # another store's rollups: gigabytes
-        older.unlink()
-        older.with_suffix(".json").unlink(missing_ok=True)
+        for leftover in (older, older.with_suffix(".json"), *_sidecars(older)):
+            leftover.unlink(missing_ok=True)
 
     def copy_and_count(partial: Path) -> dict[str, Any]:
         began = time.perf_counter()
@@ -598,10 +597,7 @@ def build_dynamo(table: str, count: int, days: int, threads: int = 2) -> dict[st
         calls = sum(pool.map(write, batches))
     loaded = time.perf_counter()
     store = DynamoStore(table, patient=True, report_timezone=REPORT_TIMEZONE)
-    counted = store.recount(
-        first.astimezone(REPORT_TIMEZONE).date().isoformat(),
-        last.astimezone(REPORT_TIMEZONE).date().isoformat(),
-    )
+    counted = store.recount(*report_days(first, last))
     return {
         "create_s": created - started,
         "generate_s": generated - created,
@@ -847,6 +843,17 @@ def open_store(backend: str, target: str) -> Any:
     return DynamoStore(target, report_timezone=REPORT_TIMEZONE)
 
 
+class Reading(NamedTuple):
+    """One data path: seconds per part, the dialogs the totals count, the page's rows, and
+    (items, requests) of the cells' read and of the users' read."""
+
+    seconds: dict[str, float]
+    dialogs: int
+    rows: int
+    cells_read: tuple[int, int]
+    users_read: tuple[int, int]
+
+
 class DataPath:
     """The page's reads without the page, for one range: each part timed apart."""
 
@@ -859,8 +866,7 @@ class DataPath:
         self.days = (first.isoformat(), last.isoformat())
         self.bounds = day_bounds(*self.days, REPORT_TIMEZONE)
 
-    def read(self) -> tuple[dict[str, float], int, int]:
-        """Seconds of each part; the dialogs the totals count, the rows of the page."""
+    def read(self) -> Reading:
         from chatbot import analytics
         from chatbot.rollups import CellFilter
         from chatbot.store.base import DialogQuery
@@ -874,12 +880,18 @@ class DataPath:
             seconds[part] = time.perf_counter() - began
             return value
 
-        cells, _ = timed("rollup_cells", lambda: self.store.rollup_cells(*self.days))
+        cells, cells_read = timed("rollup_cells", lambda: self.store.rollup_cells(*self.days))
         totals = timed("totals", lambda: analytics.totals(cells, CellFilter()))
         query = DialogQuery(*self.bounds, CellFilter())
         page = timed("dialog_page", lambda: self.store.dialog_page(query, page_rows))
-        timed("rollup_users", lambda: self.store.rollup_users(*self.days))
-        return seconds, totals.dialogs, len(page.dialogs)
+        _, users_read = timed("rollup_users", lambda: self.store.rollup_users(*self.days))
+        return Reading(
+            seconds,
+            totals.dialogs,
+            len(page.dialogs),
+            (cells_read.items, cells_read.pages),
+            (users_read.items, users_read.pages),
+        )
 
 
 def run_data(args: argparse.Namespace) -> dict[str, Any]:
@@ -891,29 +903,30 @@ def run_data(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, (first, last) in ranges.items():
         path = DataPath(args.scenario, args.target, first, last)
-        reads: list[dict[str, float]] = []
+        readings: list[Reading] = []
         growth: list[float] = []
-        checks: tuple[int, int] = (0, 0)
         for _ in range(args.repeats):
             gc.collect()
             base = child.reset_peak_rss()
-            seconds, *checks = path.read()  # type: ignore[assignment]
+            readings.append(path.read())
             if base is not None and (peak := child.status_kb("VmHWM")) is not None:
                 growth.append(peak - base)
-            reads.append(seconds)
+        last_reading = readings[-1]
         result[name] = {
             "range": [first.isoformat(), last.isoformat()],
-            "parts": {part: [read[part] for read in reads] for part in DataPath.PARTS},
+            "parts": {part: [r.seconds[part] for r in readings] for part in DataPath.PARTS},
             "growth_kb": max(growth) if growth else None,
-            "dialogs": checks[0],
-            "rows": checks[1],
+            "dialogs": last_reading.dialogs,
+            "rows": last_reading.rows,
+            "cells_read": last_reading.cells_read,
+            "users_read": last_reading.users_read,
         }
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
             path.read()
             profile.disable()
-            _print_profile(f"{args.scenario} data path, {name}", [profile], 25)
+            _print_profile(f"{args.scenario} data path, {name} (this thread)", [profile], 25)
     result["hwm_kb"] = child.status_kb("VmHWM")
     return result
 
@@ -1145,16 +1158,69 @@ def sqlite_part(
     return result
 
 
+@contextmanager
+def moto_items_kept() -> Iterator[None]:
+    """moto (5.2) answers every Query and Scan from ``Table.all_items()``, which sorts the
+    whole table each time: at 100,000 dialogs and their rollups, about 3 s a request
+    whatever it returns, and a page's eight concurrent Queries then outlast the store's
+    20 s read timeout. Here the sorted list is kept until the table's next write, so a
+    request costs about a pass over the table, not a sort of it; moto answers the same."""
+    from moto.dynamodb.models.table import Table
+
+    all_items, put_item, delete_item = Table.all_items, Table.put_item, Table.delete_item
+    kept: dict[int, tuple[int, list[Any]]] = {}
+    versions: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def kept_items(self: Table) -> list[Any]:
+        version = versions[id(self)]
+        if (hit := kept.get(id(self))) and hit[0] == version:
+            return list(hit[1])
+        items = all_items(self)
+        with lock:
+            if versions[id(self)] == version:  # no write began meanwhile
+                kept[id(self)] = (version, items)
+        return list(items)
+
+    def written(original: Callable[..., Any]) -> Callable[..., Any]:
+        def write(self: Table, *args: Any, **kwargs: Any) -> Any:
+            with lock:  # before and after: a list made meanwhile is never kept as current
+                versions[id(self)] += 1
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                with lock:
+                    versions[id(self)] += 1
+
+        return write
+
+    Table.all_items = kept_items  # type: ignore[method-assign]
+    Table.put_item = written(put_item)  # type: ignore[method-assign]
+    Table.delete_item = written(delete_item)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Table.all_items = all_items  # type: ignore[method-assign]
+        Table.put_item = put_item  # type: ignore[method-assign]
+        Table.delete_item = delete_item  # type: ignore[method-assign]
+
+
 def dynamo_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any] | None:
     from loopback.dynamodb import MotoDynamo
 
     table = f"{TABLE_PREFIX}-{uuid.uuid4().hex[:8]}"
-    with MotoDynamo() as moto, environ_as(env := child_env(tmp, moto.env())):
+    with (
+        nullcontext() if args.plain_moto else moto_items_kept(),
+        MotoDynamo() as moto,
+        environ_as(env := child_env(tmp, moto.env())),
+    ):
         built = build_dynamo(table, args.dynamo_rows, MONTH_DAYS)
         build_dynamo(f"{table}-warm", WARM_ROWS, MONTH_DAYS)
+        kept = "as it is" if args.plain_moto else "keeping its sorted items between writes"
         print(
             f"DynamoDB: {args.dynamo_rows:,} dialogs over {MONTH_DAYS} reporting days in moto's "
-            f"server {moto.url} (this process); table + indexes {built['create_s']:.1f} s, "
+            f"server {moto.url} (this process, {kept}); table + indexes "
+            f"{built['create_s']:.1f} s, "
             f"items {built['generate_s']:.1f} s, {built['calls']:,} batch_write_item calls on "
             f"{built['threads']} threads {built['load_s']:,.0f} s (not through put: a "
             f"TransactWriteItems each), store.recount {built['recount_s']:,.0f} s "
@@ -1283,8 +1349,11 @@ def data_table(result: dict[str, Any] | None, repeats: int) -> None:
         for r in (week, month)
     ]
     print(f"  {'first view: cells + totals + page':<44}{first[0]:>10.3f}{first[1]:>10.3f}")
+    print(f"  {'dialogs counted':<44}{week['dialogs']:>10,}{month['dialogs']:>10,}")
+    for what, label in (("cells_read", "cells"), ("users_read", "users")):
+        reads = [f"{r[what][0]:,}/{r[what][1]:,}" for r in (week, month)]
+        print(f"  {f'{label}: items/requests read':<44}{reads[0]:>10}{reads[1]:>10}")
     print(
-        f"  {'dialogs counted':<44}{week['dialogs']:>10,}{month['dialogs']:>10,}\n"
         f"  {'peak RSS growth of a read, MB':<44}{_mb(week['growth_kb']):>10}"
         f"{_mb(month['growth_kb']):>10}"
     )
@@ -1426,6 +1495,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only", choices=("sqlite", "baseline", "dynamo"), action="append", help="run these"
+    )
+    parser.add_argument(
+        "--plain-moto", action="store_true", help="moto as it is: it sorts the table per Query"
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached SQLite files")
     parser.add_argument("--build-only", action="store_true", help="build the stores, no reads")
